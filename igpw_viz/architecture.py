@@ -1,0 +1,115 @@
+"""EfficientNet-B0 as a readable table, and the list of its pointwise (1x1) convolutions.
+
+Pure Python (no torch): the models, the benchmarks, the charts and the counts all read the network's
+shape from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One MBConv stage of EfficientNet-B0 (torchvision's `MBConvConfig`, without width scaling)."""
+
+    expand_ratio: int
+    kernel: int
+    stride: int
+    in_channels: int
+    out_channels: int
+    repeats: int
+
+
+# expand, kernel, stride, in, out, repeats                                    blocks
+B0_STAGES: tuple[StageConfig, ...] = (
+    StageConfig(1, 3, 1, 32, 16, 1),    # 1a
+    StageConfig(6, 3, 2, 16, 24, 2),    # 2a-2b
+    StageConfig(6, 5, 2, 24, 40, 2),    # 3a-3b
+    StageConfig(6, 3, 2, 40, 80, 3),    # 4a-4c
+    StageConfig(6, 5, 1, 80, 112, 3),   # 5a-5c
+    StageConfig(6, 5, 2, 112, 192, 4),  # 6a-6d
+    StageConfig(6, 3, 1, 192, 320, 1),  # 7a
+)
+STEM_CHANNELS = 32
+HEAD_CHANNELS = 1280
+SE_RATIO = 0.25  # of the block's *input* channels
+DROPOUT = 0.2
+DROP_CONNECT = 0.2
+
+ROLES = ("expand", "se_reduce", "se_expand", "project", "head")
+
+
+@dataclass(frozen=True)
+class BlockConfig:
+    """One MBConv block, unrolled from its stage."""
+
+    name: str  # "2a", "2b", ...
+    index: int  # 0-based position among the 16 blocks (for stochastic depth)
+    expand_ratio: int
+    kernel: int
+    stride: int
+    in_channels: int
+    out_channels: int
+
+    @property
+    def expanded_channels(self) -> int:
+        return self.in_channels * self.expand_ratio
+
+    @property
+    def se_channels(self) -> int:
+        return max(1, int(self.in_channels * SE_RATIO))
+
+    @property
+    def has_shortcut(self) -> bool:
+        return self.stride == 1 and self.in_channels == self.out_channels
+
+
+def b0_blocks(stages: tuple[StageConfig, ...] = B0_STAGES) -> tuple[BlockConfig, ...]:
+    """The 16 MBConv blocks of B0 in network order, named like Keras ("1a", "2a", "2b", ...)."""
+    blocks = []
+    for s, stage in enumerate(stages):
+        for r in range(stage.repeats):
+            blocks.append(BlockConfig(
+                name=f"{s + 1}{chr(ord('a') + r)}", index=len(blocks), expand_ratio=stage.expand_ratio,
+                kernel=stage.kernel, stride=stage.stride if r == 0 else 1,
+                in_channels=stage.in_channels if r == 0 else stage.out_channels,
+                out_channels=stage.out_channels))
+    return tuple(blocks)
+
+
+@dataclass(frozen=True)
+class PointwiseShape:
+    """One 1x1 conv of B0: where it sits, its role, and its channel counts."""
+
+    block: str  # block name, or "head"
+    role: str  # one of ROLES
+    in_channels: int
+    out_channels: int
+
+    @property
+    def batch_norm(self) -> bool:
+        return self.role in ("expand", "project", "head")
+
+    @property
+    def bias(self) -> bool:
+        return self.role in ("se_reduce", "se_expand")
+
+    @property
+    def activation(self) -> str | None:
+        """The activation after the conv in kEffNet-B0 ("silu", "sigmoid" or None)."""
+        return {"expand": "silu", "se_reduce": "silu", "se_expand": "sigmoid"}.get(self.role)
+
+
+def b0_pointwise_shapes(blocks: tuple[BlockConfig, ...] | None = None) -> tuple[PointwiseShape, ...]:
+    """Every pointwise conv of B0 in network order (expand, SE reduce, SE expand, project; then head)."""
+    shapes = []
+    for b in blocks or b0_blocks():
+        e = b.expanded_channels
+        if b.expand_ratio != 1:
+            shapes.append(PointwiseShape(b.name, "expand", b.in_channels, e))
+        shapes.append(PointwiseShape(b.name, "se_reduce", e, b.se_channels))
+        shapes.append(PointwiseShape(b.name, "se_expand", b.se_channels, e))
+        shapes.append(PointwiseShape(b.name, "project", e, b.out_channels))
+    shapes.append(PointwiseShape("head", "head", B0_STAGES[-1].out_channels, HEAD_CHANNELS))
+    return tuple(shapes)
