@@ -1,0 +1,219 @@
+"""The training-ready PyTorch layer: an interleaved grouped pointwise block built from a plan.
+
+All index maths comes from `plan.py`; this module only turns its tables into index buffers once, at
+construction, so the forward pass is a few convs, at most one gather per stage, BN and the sum.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .plan import GroupedStage, PointwisePlan, plan_pointwise
+
+IMPLEMENTATIONS = ("auto", "grouped", "dense")
+_ACTIVATIONS = {"silu": nn.SiLU, "swish": nn.SiLU, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+
+# BatchNorm as in Keras (epsilon 1e-3, momentum 0.99 == PyTorch momentum 0.01), like the reference.
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01
+
+
+def make_activation(activation: str | nn.Module | None) -> nn.Module | None:
+    """None, a name ("silu"/"swish", "relu", "sigmoid", "gelu") or an nn.Module instance."""
+    if activation is None or isinstance(activation, nn.Module):
+        return activation
+    if isinstance(activation, str) and activation.lower() in _ACTIVATIONS:
+        return _ACTIVATIONS[activation.lower()]()
+    raise ValueError(f"activation must be None, an nn.Module or one of {sorted(_ACTIVATIONS)}, "
+                     f"got {activation!r}")
+
+
+def choose_implementation(stage: GroupedStage, device: str = "cpu") -> str:
+    """Pick "grouped" (grouped conv + gathers) or "dense" (block-diagonal dense weight) for a stage.
+
+    Measured on CPU (benchmarks/stage_choice.py): the dense form pays the full Ic*Fc MACs but needs no
+    activation gather; it wins only when grouping saves little (2-3 groups) and some gather is needed.
+    """
+    if stage.is_dense:
+        return "dense"
+    needs_gather = bool(stage.replicated) or stage.uneven_groups > 0
+    if device == "cuda":  # not measured here: cuDNN grouped convs are slow for narrow groups
+        return "dense" if stage.in_channels * stage.out_channels <= 64 * 64 else "grouped"
+    return "dense" if needs_gather and stage.groups <= 3 else "grouped"
+
+
+class GroupedConv1x1(nn.Module):
+    """One grouped 1x1 conv of a plan (K or L) that reads channel ``reads[e]`` at extended position e.
+
+    ``weight`` holds exactly the stage's real filters, in the reference's output order
+    (out_channels x inputs_per_group x 1 x 1): no padded or dummy parameters. ``reads`` composes the
+    stage's replication with any permutation before it (L reads the interleaved K output).
+    """
+
+    def __init__(self, stage: GroupedStage, reads: tuple[int, ...], in_channels: int, bias: bool,
+                 implementation: str = "auto"):
+        super().__init__()
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+        self.stage, self.in_channels = stage, in_channels
+        self.groups, self.width = stage.groups, stage.inputs_per_group
+        self.out_channels = stage.out_channels
+        self.weight = nn.Parameter(torch.empty(stage.out_channels, stage.inputs_per_group, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(stage.out_channels)) if bias else None
+        self.implementation = (choose_implementation(stage) if implementation == "auto"
+                               else implementation)
+        identity_reads = tuple(reads) == tuple(range(in_channels))
+        self.plain = stage.is_dense and identity_reads  # an ordinary conv, weight used as it is
+
+        # grouped form: gather the extended input, conv with filters padded to the largest group,
+        # gather the real filters back in reference order.
+        widest = max(stage.filters_per_group)
+        slots = [g * widest + f for g, f in zip(stage.output_groups, stage.output_filters, strict=True)]
+        self.padded_filters = stage.groups * widest
+        self.register_buffer("read_index", None if identity_reads else torch.tensor(reads),
+                             persistent=False)
+        self.register_buffer("slot_index", None if slots == list(range(self.padded_filters))
+                             else torch.tensor(slots), persistent=False)
+        # dense form: scatter-add the grouped weights into an out x in matrix (replicated inputs add up).
+        c = stage.inputs_per_group
+        cols = [reads[g * c + i] for g in stage.output_groups for i in range(c)]
+        self.register_buffer("dense_index", torch.tensor(
+            [[o for o in range(stage.out_channels) for _ in range(c)], cols]), persistent=False)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Glorot-uniform as Keras builds the reference: path 1 (G*base filters) and path 2 (extras)
+        are separate kernels, each with fan_in = inputs per group."""
+        c, base = self.width, self.stage.base_filters
+        path1 = self.groups * base
+        for rows, fan_out in ((slice(0, path1), path1), (slice(path1, None), self.out_channels - path1)):
+            if fan_out:
+                limit = math.sqrt(6.0 / (c + fan_out))
+                self.weight[rows].uniform_(-limit, limit)
+        if self.bias is not None:
+            self.bias.zero_()
+
+    def dense_weight(self) -> torch.Tensor:
+        """The equivalent dense (out_channels x in_channels) matrix (replicated inputs summed)."""
+        flat = self.weight.reshape(-1)
+        dense = flat.new_zeros(self.out_channels, self.in_channels)
+        return dense.index_put((self.dense_index[0], self.dense_index[1]), flat, accumulate=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.plain:
+            return F.conv2d(x, self.weight, self.bias)
+        if self.implementation == "dense":
+            return F.conv2d(x, self.dense_weight()[:, :, None, None], self.bias)
+        if self.read_index is not None:
+            x = x.index_select(1, self.read_index)  # N, G*c, H, W
+        weight, bias = self.weight, self.bias
+        if self.slot_index is not None:  # uneven groups: pad to the widest group with zero filters
+            weight = weight.new_zeros(self.padded_filters, self.width, 1, 1).index_copy(
+                0, self.slot_index, weight)
+            if bias is not None:
+                bias = bias.new_zeros(self.padded_filters).index_copy(0, self.slot_index, bias)
+        y = F.conv2d(x, weight, bias, groups=self.groups)  # N, G*widest, H, W
+        if self.slot_index is not None:
+            y = y.index_select(1, self.slot_index)  # N, Fc, H, W (reference order)
+        return y
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels} -> {self.out_channels}, groups={self.groups}, width={self.width}, "
+                f"implementation={'plain' if self.plain else self.implementation}")
+
+
+def _check_input(module: nn.Module, x: torch.Tensor, in_channels: int) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"{type(module).__name__} expects a 4-d input N x C x H x W, got "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if x.shape[1] != in_channels:
+        raise ValueError(f"input has {x.shape[1]} channels but in_channels={in_channels}")
+
+
+class InterleavedGroupedPointwise(nn.Module):
+    """Drop-in replacement of a 1x1 conv (+BN, +activation): y = f(BN_L(L(P(k)))) + k, k = f(BN_K(K x)).
+
+    Each conv (K and L) has its own BN and activation, the sum comes last, as in the reference block.
+    A dense plan gives a plain conv (+BN, +activation), so a whole network can be built through it.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, channels_per_group: int, scheme: str = "v2",
+                 batch_norm: bool = True, activation: str | nn.Module | None = None, bias: bool = False,
+                 *, implementation: str = "auto", bn_eps: float = BN_EPS, bn_momentum: float = BN_MOMENTUM):
+        super().__init__()
+        self.plan: PointwisePlan = plan_pointwise(in_channels, out_channels, channels_per_group, scheme)
+        plan = self.plan
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.act = make_activation(activation)
+
+        def norm() -> nn.Module:
+            return nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum) if batch_norm else None
+
+        self.k = GroupedConv1x1(plan.k, plan.k.sources, in_channels, bias, implementation)
+        self.k_norm = norm()
+        self.l = self.l_norm = None
+        if plan.l is not None:
+            self.l = GroupedConv1x1(plan.l, plan.l_sources, out_channels, bias, implementation)
+            self.l_norm = norm()
+        outputs = plan.output_sources
+        self.register_buffer("output_index", None if outputs == tuple(range(out_channels))
+                             else torch.tensor(outputs), persistent=False)
+
+    def _post(self, y: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
+        if norm is not None:
+            y = norm(y)
+        return self.act(y) if self.act is not None else y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(self, x, self.in_channels)
+        k = self._post(self.k(x), self.k_norm)  # N, Fc, H, W
+        if self.l is not None:
+            return self._post(self.l(k), self.l_norm) + k  # N, Fc, H, W
+        if self.output_index is not None:  # V1 interleaves even without L
+            k = k.index_select(1, self.output_index)
+        return k
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def fuse(self) -> nn.Module:
+        """Fold the block (eval mode) into one dense 1x1 conv with bias, followed by the activation when
+        there is no L. Blocks with an activation between K and L cannot be folded: ValueError."""
+        if self.l is not None and self.act is not None:
+            raise ValueError(f"cannot fuse a block with activation={self.act!r} between K and L; "
+                             "only blocks whose K and L have no activation fold into one conv")
+        if self.training:
+            raise ValueError("fuse() folds BatchNorm running statistics: call .eval() first")
+        weight_k, bias_k = _fold(self.k, self.k_norm)
+        if self.l is None:
+            weight, bias = weight_k, bias_k
+            if self.output_index is not None:
+                weight, bias = weight[self.output_index], bias[self.output_index]
+        else:
+            weight_l, bias_l = _fold(self.l, self.l_norm)  # acts on K's output (interleave included)
+            mix = weight_l + torch.eye(self.out_channels, dtype=weight_l.dtype, device=weight_l.device)
+            weight, bias = mix @ weight_k, mix @ bias_k + bias_l
+        conv = nn.Conv2d(self.in_channels, self.out_channels, 1, bias=True)
+        conv = conv.to(device=self.k.weight.device, dtype=self.k.weight.dtype)
+        conv.weight.copy_(weight[:, :, None, None])
+        conv.bias.copy_(bias)
+        return conv if self.act is None else nn.Sequential(conv, self.act)
+
+    def extra_repr(self) -> str:
+        p = self.plan
+        return (f"{p.in_channels} -> {p.out_channels}, channels_per_group={p.channels_per_group}, "
+                f"scheme={p.scheme!r}, weights={p.weights} of {p.dense_weights}")
+
+
+def _fold(conv: GroupedConv1x1, norm: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dense matrix and bias of conv followed by an eval-mode BatchNorm."""
+    weight = conv.dense_weight()
+    bias = conv.bias if conv.bias is not None else weight.new_zeros(conv.out_channels)
+    if norm is None:
+        return weight, bias
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    return weight * scale[:, None], (bias - norm.running_mean) * scale + norm.bias
