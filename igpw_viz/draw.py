@@ -296,8 +296,8 @@ def _draw_group_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
         elif layer == "input" and d["index"] % every == 0:
             ax.text(x - 0.06, y, _span(d["channels"]), ha="right", va="center", fontsize=fs)
         elif layer == "k_replica":
-            ax.text(x - 0.06, y, "copies of " + _span(d["channels"]), ha="right", va="center", fontsize=fs,
-                    style="italic")
+            ax.text(x - 0.06, y, f"copies of {_span(d['channels'])} \u2192 K{d['index']}", ha="right",
+                    va="center", fontsize=fs, style="italic")
         elif layer == "output" and d["index"] % every == 0:
             ax.text(x + 0.06, y, f"{d['size']} ch", ha="left", va="center", fontsize=fs)
     titles = ["input blocks", "K groups"] + (["L groups"] if plan.l is not None else []) + ["output blocks"]

@@ -115,7 +115,8 @@ def _channel_group(stage: GroupedStage) -> list[int]:
 
 def group_graph(plan: PointwisePlan) -> nx.DiGraph:
     """Compressed wiring, one node per group: input blocks (the channels each K group reads first), the
-    replicated copies, K groups, L groups, output blocks. Edge ``weight`` = how many channels it carries.
+    replicated copies (one node per K group that reads copies), K groups, L groups, output blocks.
+    Edge ``weight`` = how many channels it carries.
 
     ``mix`` edges (K group -> L group) show the interleave: how many of an L group's inputs come from
     each K group. Output block ``h`` holds the output channels of the last grouped stage's group ``h``.
@@ -138,16 +139,16 @@ def group_graph(plan: PointwisePlan) -> nx.DiGraph:
                    replicated=sum(e >= k.in_channels for e in _positions(k, grp)))
     for b in blocks:
         g.add_edge(("input", b), ("k_group", b), kind="k_in", weight=len(blocks[b]))
-    if k.replicated:
-        copies = k.replicated
-        g.add_node(("k_replica", 0), layer="k_replica", index=0, channels=copies, size=len(copies),
-                   replicated=True, group=k_pos_group[k.in_channels])
-        per_block = Counter(k_pos_group[c] for c in copies)  # copies come from the first channels
-        for b, n in per_block.items():
-            g.add_edge(("input", b), ("k_replica", 0), kind="copy", weight=n)
-        per_group = Counter(k_pos_group[e] for e in range(k.in_channels, len(k.sources)))
-        for grp, n in per_group.items():
-            g.add_edge(("k_replica", 0), ("k_group", grp), kind="k_in", weight=n)
+    copies_of: dict[int, list[int]] = {}  # K group -> the copied channels it reads (usually the last one)
+    for e in range(k.in_channels, len(k.sources)):
+        copies_of.setdefault(k_pos_group[e], []).append(k.sources[e])
+    for grp, copies in copies_of.items():
+        node = ("k_replica", grp)
+        g.add_node(node, layer="k_replica", index=grp, channels=tuple(copies), size=len(copies),
+                   replicated=True, group=grp)
+        for b, n in Counter(k_pos_group[c] for c in copies).items():  # the block each copy comes from
+            g.add_edge(("input", b), node, kind="copy", weight=n)
+        g.add_edge(node, ("k_group", grp), kind="k_in", weight=len(copies))
 
     if lst is not None:
         l_pos_group = _channel_group(lst)
