@@ -32,8 +32,8 @@ def test_paper_split_sizes_on_real_counts() -> None:
 def test_stratified_split_is_seeded_and_stratified() -> None:
     labels = np.repeat(np.arange(3), 100)
     a, b, c = (stratified_split(labels, 3, seed) for seed in (0, 0, 1))
-    assert all(np.array_equal(x, y) for x, y in zip(a.sizes() and (a.train, a.val, a.test),
-                                                    (b.train, b.val, b.test), strict=True))
+    for x, y in ((a.train, b.train), (a.val, b.val), (a.test, b.test)):
+        np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a.val, c.val)
     assert np.bincount(labels[a.val]).tolist() == [10, 10, 10] and a.sizes() == (240, 30, 30)
     check_disjoint(a)

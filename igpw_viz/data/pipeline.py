@@ -219,7 +219,7 @@ class DeviceBatches:
         else:
             y = xf  # (B, 3, S, S)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        out = torch.empty((b, 3, s, s), dtype=self.dtype, device=x.device).contiguous(memory_format=fmt)
+        out = torch.empty((b, 3, s, s), dtype=self.dtype, device=x.device, memory_format=fmt)
         if self._identity_norm:
             torch.mul(y, self._scale, out=out)  # (B, 3, S, S), one pass: scale + layout
         else:
