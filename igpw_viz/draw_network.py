@@ -163,10 +163,11 @@ def network_report(channels_per_group: int, scheme: str = "v2", classes: int = 1
     if scheme not in ("v1", "v2"):
         raise ValueError(f"scheme must be 'v1' or 'v2', got {scheme!r}")
     totals = network_totals(channels_per_group, scheme, classes)
-    fig = Figure(figsize=(14, 8.5), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.05])
-    draw_network_layers(channels_per_group, ax=top.add_subplot())
-    ax_tot, ax_txt = bottom.subplots(1, 2, width_ratios=[1.6, 1])
+    # fixed axes rectangles instead of constrained layout: a widget update must stay well under 1 s
+    fig = Figure(figsize=(14, 8.5))
+    draw_network_layers(channels_per_group, ax=fig.add_axes((0.06, 0.60, 0.93, 0.33)))
+    ax_tot = fig.add_axes((0.06, 0.06, 0.55, 0.36))
+    ax_txt = fig.add_axes((0.66, 0.06, 0.32, 0.36))
     draw_network_totals(ax=ax_tot, classes=classes, current=channels_per_group, scheme=scheme)
     ax_txt.set_axis_off()
     ax_txt.text(0, 1, network_text(totals), va="top", ha="left", family="monospace", fontsize=9,
