@@ -140,7 +140,8 @@ _EDGE_STYLE = {"copy": dict(linestyles="--", linewidths=0.9), "l_copy": dict(lin
                "interleave": dict(linewidths=1.0)}
 
 
-def _draw_edges(ax: Axes, graph, pos: dict, kinds: Sequence[str], k_groups: int, group_level=False):
+def _draw_edges(ax: Axes, graph, pos: dict, kinds: Sequence[str], k_groups: int, group_level=False,
+                straight=False):
     """One LineCollection per edge kind (gid 'edges:<kind>'), each edge one polyline."""
     by_kind: dict[str, list] = {k: [] for k in kinds}
     for u, v, kind in graph.edges(data="kind"):
@@ -151,7 +152,8 @@ def _draw_edges(ax: Axes, graph, pos: dict, kinds: Sequence[str], k_groups: int,
         segments, colors, widths = [], [], []
         for j, (u, v) in enumerate(edges):
             offset = 0.3 + 0.2 * j / max(1, len(edges))
-            segments.append(_route(kind, pos[u], pos[v], offset))
+            segments.append([pos[u], pos[v]] if straight and kind == "copy" else
+                            _route(kind, pos[u], pos[v], offset))
             colors.append(_edge_color(graph, u, v, kind, k_groups))
             widths.append(graph.edges[u, v].get("weight", 1))
         style = dict(_EDGE_STYLE.get(kind, dict(linewidths=0.7)))
@@ -258,12 +260,14 @@ def group_positions(plan: PointwisePlan, graph=None) -> dict:
     graph = graph if graph is not None else group_graph(plan)
     columns = [("input", "k_replica"), ("k_group",)] + ([("l_group",)] if plan.l is not None else [])
     columns.append(("output",))
+    stacks = [[n for layer in column for n in nodes_of_layer(graph, layer)] for column in columns]
+    tallest = max(len(nodes) for nodes in stacks)
     pos = {}
-    for x, column in enumerate(columns):
-        nodes = [n for layer in column for n in nodes_of_layer(graph, layer)]
+    for x, nodes in enumerate(stacks):  # short columns are spread over the tallest one's height
         mid = (len(nodes) - 1) / 2
-        for row, node in enumerate(nodes):
-            pos[node] = (float(x), mid - row)
+        spacing = min(3.0, (tallest - 1) / (len(nodes) - 1)) if len(nodes) > 1 else 1.0
+        for row, node in enumerate(nodes):  # copies sit between the input blocks and K
+            pos[node] = (x + 0.45 * (node[0] == "k_replica"), (mid - row) * spacing)
     return pos
 
 
@@ -273,7 +277,7 @@ def _draw_group_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
     kg = plan.k.groups
     n_rows = max(kg, plan.l.groups if plan.l is not None else 1)
     fs = 7 if n_rows <= 24 else 5 if n_rows <= 48 else 3.5
-    _draw_edges(ax, graph, pos, [], kg, group_level=True)
+    _draw_edges(ax, graph, pos, [], kg, group_level=True, straight=True)
     for layer, marker in (("input", "o"), ("k_group", "s"), ("l_group", "s"), ("output", "o")):
         nodes = nodes_of_layer(graph, layer)
         plain = [n for n in nodes if not graph.nodes[n].get("extra_filter")]
@@ -296,8 +300,8 @@ def _draw_group_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
         elif layer == "input" and d["index"] % every == 0:
             ax.text(x - 0.06, y, _span(d["channels"]), ha="right", va="center", fontsize=fs)
         elif layer == "k_replica":
-            ax.text(x - 0.06, y, f"copies of {_span(d['channels'])} \u2192 K{d['index']}", ha="right",
-                    va="center", fontsize=fs, style="italic")
+            ax.text(x, y - 0.25, f"copies of {_span(d['channels'])} \u2192 K{d['index']}", ha="center",
+                    va="top", fontsize=fs, style="italic")
         elif layer == "output" and d["index"] % every == 0:
             ax.text(x + 0.06, y, f"{d['size']} ch", ha="left", va="center", fontsize=fs)
     titles = ["input blocks", "K groups"] + (["L groups"] if plan.l is not None else []) + ["output blocks"]
