@@ -46,6 +46,61 @@ def choose_implementation(stage: GroupedStage, device: str = "cpu") -> str:
     return "dense" if needs_gather and stage.groups <= 3 else "grouped"
 
 
+class _ChannelGather(torch.autograd.Function):
+    """y = x[:, index] with a backward made of gathers: PyTorch's own backward (index_add_) takes a slow
+    serial path on CPU when an index repeats, which replication always does.
+
+    ``first[c]`` is the position where channel c is first read (or -1: never read, zero gradient);
+    ``again_channels``/``again_positions`` list the channels read a second time (replication reads each
+    channel at most twice).
+    """
+
+    @staticmethod
+    def forward(ctx, x, index, first, unread, again_channels, again_positions):
+        ctx.save_for_backward(first, unread, again_channels, again_positions)
+        return x.index_select(1, index)
+
+    @staticmethod
+    def backward(ctx, grad):
+        first, unread, again_channels, again_positions = ctx.saved_tensors
+        grad_x = grad.index_select(1, first)  # N, C, H, W: each channel's first read
+        if unread.numel():
+            grad_x.index_fill_(1, unread, 0.0)
+        if again_channels.numel():
+            grad_x.index_add_(1, again_channels, grad.index_select(1, again_positions))
+        return grad_x, None, None, None, None, None
+
+
+class ChannelGather(nn.Module):
+    """Select channels ``index`` of an N x C x H x W tensor (a permutation, replication or subset)."""
+
+    def __init__(self, index: list[int] | tuple[int, ...], channels: int):
+        super().__init__()
+        first, again = [-1] * channels, []
+        for position, c in enumerate(index):
+            if first[c] < 0:
+                first[c] = position
+            else:
+                again.append((c, position))
+        if len({c for c, _ in again}) != len(again):
+            raise ValueError("ChannelGather supports at most two reads of a channel")
+
+        def buffer(name: str, values: list[int]) -> None:
+            self.register_buffer(name, torch.tensor(values, dtype=torch.long), persistent=False)
+
+        buffer("index", list(index))
+        buffer("first", [max(f, 0) for f in first])
+        buffer("unread", [c for c, f in enumerate(first) if f < 0])
+        buffer("again_channels", [c for c, _ in again])
+        buffer("again_positions", [p for _, p in again])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_compiling() or not torch.is_grad_enabled():
+            return x.index_select(1, self.index)  # the compiler writes its own backward
+        return _ChannelGather.apply(x, self.index, self.first, self.unread, self.again_channels,
+                                    self.again_positions)
+
+
 class GroupedConv1x1(nn.Module):
     """One grouped 1x1 conv of a plan (K or L) that reads channel ``reads[e]`` at extended position e.
 
@@ -74,10 +129,10 @@ class GroupedConv1x1(nn.Module):
         widest = max(stage.filters_per_group)
         slots = [g * widest + f for g, f in zip(stage.output_groups, stage.output_filters, strict=True)]
         self.padded_filters = stage.groups * widest
-        self.register_buffer("read_index", None if identity_reads else torch.tensor(reads),
-                             persistent=False)
+        self.read = None if identity_reads else ChannelGather(reads, in_channels)
         self.register_buffer("slot_index", None if slots == list(range(self.padded_filters))
                              else torch.tensor(slots), persistent=False)
+        self.pick = None if self.slot_index is None else ChannelGather(slots, self.padded_filters)
         # dense form: scatter-add the grouped weights into an out x in matrix (replicated inputs add up).
         c = stage.inputs_per_group
         cols = [reads[g * c + i] for g in stage.output_groups for i in range(c)]
@@ -105,12 +160,15 @@ class GroupedConv1x1(nn.Module):
         return dense.index_put((self.dense_index[0], self.dense_index[1]), flat, accumulate=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[2] == 1 and x.shape[3] == 1:  # squeeze-excitation maps: one matmul beats conv set-up
+            weight = self.weight.flatten(1) if self.plain else self.dense_weight()
+            return F.linear(x.flatten(1), weight, self.bias)[:, :, None, None]  # N, Fc, 1, 1
         if self.plain:
             return F.conv2d(x, self.weight, self.bias)
         if self.implementation == "dense":
             return F.conv2d(x, self.dense_weight()[:, :, None, None], self.bias)
-        if self.read_index is not None:
-            x = x.index_select(1, self.read_index)  # N, G*c, H, W
+        if self.read is not None:
+            x = self.read(x)  # N, G*c, H, W
         weight, bias = self.weight, self.bias
         if self.slot_index is not None:  # uneven groups: pad to the widest group with zero filters
             weight = weight.new_zeros(self.padded_filters, self.width, 1, 1).index_copy(
@@ -118,8 +176,8 @@ class GroupedConv1x1(nn.Module):
             if bias is not None:
                 bias = bias.new_zeros(self.padded_filters).index_copy(0, self.slot_index, bias)
         y = F.conv2d(x, weight, bias, groups=self.groups)  # N, G*widest, H, W
-        if self.slot_index is not None:
-            y = y.index_select(1, self.slot_index)  # N, Fc, H, W (reference order)
+        if self.pick is not None:
+            y = self.pick(y)  # N, Fc, H, W (reference order)
         return y
 
     def extra_repr(self) -> str:
@@ -161,8 +219,8 @@ class InterleavedGroupedPointwise(nn.Module):
             self.l = GroupedConv1x1(plan.l, plan.l_sources, out_channels, bias, implementation)
             self.l_norm = norm()
         outputs = plan.output_sources
-        self.register_buffer("output_index", None if outputs == tuple(range(out_channels))
-                             else torch.tensor(outputs), persistent=False)
+        self.output_gather = None if outputs == tuple(range(out_channels)) else ChannelGather(
+            outputs, out_channels)
 
     def _post(self, y: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
         if norm is not None:
@@ -174,8 +232,8 @@ class InterleavedGroupedPointwise(nn.Module):
         k = self._post(self.k(x), self.k_norm)  # N, Fc, H, W
         if self.l is not None:
             return self._post(self.l(k), self.l_norm) + k  # N, Fc, H, W
-        if self.output_index is not None:  # V1 interleaves even without L
-            k = k.index_select(1, self.output_index)
+        if self.output_gather is not None:  # V1 interleaves even without L
+            k = self.output_gather(k)
         return k
 
     # ------------------------------------------------------------------ inference
@@ -191,8 +249,9 @@ class InterleavedGroupedPointwise(nn.Module):
         weight_k, bias_k = _fold(self.k, self.k_norm)
         if self.l is None:
             weight, bias = weight_k, bias_k
-            if self.output_index is not None:
-                weight, bias = weight[self.output_index], bias[self.output_index]
+            if self.output_gather is not None:
+                index = self.output_gather.index
+                weight, bias = weight[index], bias[index]
         else:
             weight_l, bias_l = _fold(self.l, self.l_norm)  # acts on K's output (interleave included)
             mix = weight_l + torch.eye(self.out_channels, dtype=weight_l.dtype, device=weight_l.device)

@@ -102,6 +102,7 @@ class StraightforwardPort(nn.Module):
             self.l_norm = _copy_norm(layer.l_norm)
         self.act = layer.act
         self.train(layer.training)
+        self.to(device=layer.k.weight.device, dtype=layer.k.weight.dtype)
 
     def _post(self, y: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
         y = norm(y) if norm is not None else y
