@@ -57,12 +57,31 @@ class KerasPadConv2d(nn.Conv2d):
         return super().forward(F.pad(x, (left, right, top, bottom)))  # N, C, H', W'
 
 
+class DepthwiseConv2d(KerasPadConv2d):
+    """Depthwise conv (torch or Keras padding). On CPU it runs in channels_last and returns the input's
+    layout: oneDNN's NCHW depthwise backward is 3-50x slower (benchmarks/RESULTS_models.md)."""
+
+    def __init__(self, channels: int, kernel: int, stride: int, keras_padding: bool):
+        super().__init__(channels, channels, kernel, stride, 0 if keras_padding else kernel // 2,
+                         groups=channels, bias=False)
+        self.keras_padding = keras_padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        to_nhwc = x.device.type == "cpu" and not x.is_contiguous(memory_format=torch.channels_last)
+        if to_nhwc:
+            x = x.contiguous(memory_format=torch.channels_last)  # N, C, H, W (NHWC strides)
+        y = super().forward(x) if self.keras_padding else nn.Conv2d.forward(self, x)  # N, C, H', W'
+        return y.contiguous() if to_nhwc else y
+
+
 class ConvBNAct(nn.Sequential):
     """Conv -> BN -> activation, torchvision's `Conv2dNormActivation` layout ([0] conv, [1] bn, [2] act)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1,
                  activation: bool = True, keras_pad: bool = False, *, bn_eps: float, bn_momentum: float):
-        if keras_pad:
+        if groups == in_channels == out_channels > 1:
+            conv = DepthwiseConv2d(out_channels, kernel, stride, keras_pad)
+        elif keras_pad:
             conv = KerasPadConv2d(in_channels, out_channels, kernel, stride, 0, groups=groups, bias=False)
         else:
             conv = nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, groups=groups,
