@@ -121,8 +121,12 @@ def gate(case: Case, variants: dict) -> None:
                 raise SystemExit(f"correctness gate failed for {case.label} {name}: max error {err:.3g}")
 
 
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+
+
 def time_case(case: Case, variants: dict, batch: int, device: torch.device, rounds: int, reps: int,
-              dtype: torch.dtype | None, channels_last: bool, warmup: int = 2) -> dict[str, list[float]]:
+              dtype: torch.dtype | None, channels_last: bool, warmup: int = 2,
+              clock=time.perf_counter) -> dict[str, list[float]]:
     """Round-robin timing of fwd+bwd; returns the per-rep times (s) of each variant."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     x = torch.randn(batch, case.in_channels, case.size, case.size, device=device).to(memory_format=fmt)
@@ -151,16 +155,16 @@ def time_case(case: Case, variants: dict, batch: int, device: torch.device, roun
     for _ in range(rounds):
         for name, m in variants.items():
             sync()
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(reps):
                 step(m)
             sync()
-            times[name].append((time.perf_counter() - t0) / reps)
+            times[name].append((clock() - t0) / reps)
     return times
 
 
 def run(regime: str, device: torch.device, names: list[str], rounds: int, channels_per_group: int,
-        scheme: str, quick: bool) -> None:
+        scheme: str, quick: bool, clock: str = "wall") -> None:
     image, batch_cpu, batch_cuda, skip = REGIMES[regime]
     batch = batch_cuda if device.type == "cuda" else batch_cpu
     dtype = torch.bfloat16 if device.type == "cuda" else None
@@ -168,7 +172,7 @@ def run(regime: str, device: torch.device, names: list[str], rounds: int, channe
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     cases = b0_cases(image, skip)
-    print(f"\n## regime {regime}: {image}x{image} input, batch {batch}, {device.type}, "
+    print(f"\n## regime {regime}: {image}x{image} input, batch {batch}, {device.type}, {clock} clock, "
           f"{'bf16 autocast' if dtype else 'fp32'}, {'channels_last' if channels_last else 'NCHW'}, "
           f"V{scheme[1]} Ch={channels_per_group}, fwd+bwd, {rounds} rounds\n")
     header = f"| shape | count | {' | '.join(f'{n} ms' for n in names)} | " + " | ".join(
@@ -181,7 +185,8 @@ def run(regime: str, device: torch.device, names: list[str], rounds: int, channe
         gate(case, variants)
         # keep each timed block around 20-50 ms so the timer resolution and noise stay small
         reps = 1 if quick else 3
-        times = time_case(case, variants, batch, device, rounds, reps, dtype, channels_last)
+        times = time_case(case, variants, batch, device, rounds, reps, dtype, channels_last,
+                          clock=CLOCKS[clock])
         med = {n: statistics.median(t) for n, t in times.items()}
         spread = {n: (max(t) - min(t)) / med[n] for n, t in times.items()}
         for n in names:
@@ -205,7 +210,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scheme", default="v2", choices=["v1", "v2"])
     parser.add_argument("--device", default=None, help="cpu or cuda (default: both when CUDA is present)")
     parser.add_argument("--quick", action="store_true", help="one rep per round (noisier)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="process: CPU time of this process (robust on a loaded machine with --threads 1)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     names = args.variants.split(",")
     if "dense" not in names:
         names.insert(0, "dense")
@@ -218,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     for dev in devices:
         for regime in (REGIMES if args.regime == "both" else [args.regime]):
             run(regime, torch.device(dev), names, args.rounds, args.channels_per_group, args.scheme,
-                args.quick)
+                args.quick, "wall" if dev == "cuda" else args.clock)
 
 
 if __name__ == "__main__":

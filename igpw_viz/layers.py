@@ -14,7 +14,7 @@ from torch import nn
 
 from .plan import GroupedStage, PointwisePlan, plan_pointwise
 
-IMPLEMENTATIONS = ("auto", "grouped", "dense")
+IMPLEMENTATIONS = ("auto", "matmul", "grouped", "dense")
 _ACTIVATIONS = {"silu": nn.SiLU, "swish": nn.SiLU, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
 
 # BatchNorm as in Keras (epsilon 1e-3, momentum 0.99 == PyTorch momentum 0.01), like the reference.
@@ -33,17 +33,16 @@ def make_activation(activation: str | nn.Module | None) -> nn.Module | None:
 
 
 def choose_implementation(stage: GroupedStage, device: str = "cpu") -> str:
-    """Pick "grouped" (grouped conv + gathers) or "dense" (block-diagonal dense weight) for a stage.
+    """Pick the form of a stage: "matmul" (gather, one batched matmul over groups, gather), "grouped"
+    (the same with a grouped conv) or "dense" (block-diagonal dense weight: all Ic*Fc MACs, no gathers).
 
-    Measured on CPU (benchmarks/stage_choice.py): the dense form pays the full Ic*Fc MACs but needs no
-    activation gather; it wins only when grouping saves little (2-3 groups) and some gather is needed.
+    Measured on this 2-core CPU (benchmarks/stage_choice.py, fwd+bwd): the batched matmul beats oneDNN's
+    NCHW grouped conv on every B0 stage (up to 2.5x) and the dense form everywhere. CUDA is not measured
+    here: cuDNN's grouped conv is the default there.
     """
     if stage.is_dense:
         return "dense"
-    needs_gather = bool(stage.replicated) or stage.uneven_groups > 0
-    if device == "cuda":  # not measured here: cuDNN grouped convs are slow for narrow groups
-        return "dense" if stage.in_channels * stage.out_channels <= 64 * 64 else "grouped"
-    return "dense" if needs_gather and stage.groups <= 3 else "grouped"
+    return "matmul" if device == "cpu" else "grouped"
 
 
 class _ChannelGather(torch.autograd.Function):
@@ -119,8 +118,9 @@ class GroupedConv1x1(nn.Module):
         self.out_channels = stage.out_channels
         self.weight = nn.Parameter(torch.empty(stage.out_channels, stage.inputs_per_group, 1, 1))
         self.bias = nn.Parameter(torch.zeros(stage.out_channels)) if bias else None
-        self.implementation = (choose_implementation(stage) if implementation == "auto"
-                               else implementation)
+        self.implementation = implementation
+        self.forms = {device: choose_implementation(stage, device) if implementation == "auto" else implementation
+                      for device in ("cpu", "cuda")}
         identity_reads = tuple(reads) == tuple(range(in_channels))
         self.plain = stage.is_dense and identity_reads  # an ordinary conv, weight used as it is
 
@@ -165,24 +165,29 @@ class GroupedConv1x1(nn.Module):
             return F.linear(x.flatten(1), weight, self.bias)[:, :, None, None]  # N, Fc, 1, 1
         if self.plain:
             return F.conv2d(x, self.weight, self.bias)
-        if self.implementation == "dense":
+        form = self.forms.get(x.device.type, self.forms["cuda"])
+        if form == "dense":
             return F.conv2d(x, self.dense_weight()[:, :, None, None], self.bias)
         if self.read is not None:
             x = self.read(x)  # N, G*c, H, W
-        weight, bias = self.weight, self.bias
+        weight, bias = self.weight.flatten(1), self.bias  # Fc x c
         if self.slot_index is not None:  # uneven groups: pad to the widest group with zero filters
-            weight = weight.new_zeros(self.padded_filters, self.width, 1, 1).index_copy(
-                0, self.slot_index, weight)
-            if bias is not None:
-                bias = bias.new_zeros(self.padded_filters).index_copy(0, self.slot_index, bias)
-        y = F.conv2d(x, weight, bias, groups=self.groups)  # N, G*widest, H, W
+            weight = weight.new_zeros(self.padded_filters, self.width).index_copy(0, self.slot_index, weight)
+        n, _, h, w = x.shape
+        if form == "matmul":
+            groups = self.groups
+            y = torch.matmul(weight.view(groups, -1, self.width),  # G x widest x c
+                             x.reshape(n, groups, self.width, h * w))  # N, G, widest, H*W
+            y = y.view(n, self.padded_filters, h, w)
+        else:
+            y = F.conv2d(x, weight[:, :, None, None], groups=self.groups)  # N, G*widest, H, W
         if self.pick is not None:
             y = self.pick(y)  # N, Fc, H, W (reference order)
-        return y
+        return y if bias is None else y + bias.view(1, -1, 1, 1)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels} -> {self.out_channels}, groups={self.groups}, width={self.width}, "
-                f"implementation={'plain' if self.plain else self.implementation}")
+                f"forms={'plain' if self.plain else self.forms}")
 
 
 def _check_input(module: nn.Module, x: torch.Tensor, in_channels: int) -> None:
@@ -218,6 +223,7 @@ class InterleavedGroupedPointwise(nn.Module):
         if plan.l is not None:
             self.l = GroupedConv1x1(plan.l, plan.l_sources, out_channels, bias, implementation)
             self.l_norm = norm()
+        self.matmul_on_cpu = "matmul" in (self.k.forms["cpu"], self.l.forms["cpu"] if self.l else None)
         outputs = plan.output_sources
         self.output_gather = None if outputs == tuple(range(out_channels)) else ChannelGather(
             outputs, out_channels)
@@ -229,6 +235,8 @@ class InterleavedGroupedPointwise(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(self, x, self.in_channels)
+        if self.matmul_on_cpu and x.device.type == "cpu":
+            x = x.contiguous()  # the batched matmul reads groups as views of NCHW memory
         k = self._post(self.k(x), self.k_norm)  # N, Fc, H, W
         if self.l is not None:
             return self._post(self.l(k), self.l_norm) + k  # N, Fc, H, W

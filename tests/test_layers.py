@@ -33,8 +33,11 @@ def _layer(ic, fc, ch, scheme, implementation="auto", **kw):
     return InterleavedGroupedPointwise(ic, fc, ch, scheme, implementation=implementation, **kw)
 
 
+FORMS = ["matmul", "grouped", "dense"]
+
+
 @pytest.mark.parametrize("ic,fc,ch,scheme", CASES)
-@pytest.mark.parametrize("implementation", ["grouped", "dense"])
+@pytest.mark.parametrize("implementation", FORMS)
 def test_connectivity_equals_real_dependencies(ic, fc, ch, scheme, implementation):
     """Probe the linear block (no BN, no activation) with unit inputs: y = M x, and M's nonzeros must
     be exactly the plan's connectivity."""
@@ -50,9 +53,9 @@ def test_connectivity_equals_real_dependencies(ic, fc, ch, scheme, implementatio
 
 
 @pytest.mark.parametrize("ic,fc,ch,scheme", CASES)
-@pytest.mark.parametrize("implementation", ["grouped", "dense"])
-@pytest.mark.parametrize("size", [1, 3])
+@pytest.mark.parametrize("implementation,size", [(form, 3) for form in FORMS] + [("auto", 1)])
 def test_fast_equals_oracle_outputs_and_gradients(ic, fc, ch, scheme, implementation, size):
+    """size 1 (squeeze-excitation maps) takes the matmul-on-flattened-input path whatever the form."""
     torch.manual_seed(ic * 1000 + fc)
     layer = _layer(ic, fc, ch, scheme, implementation)
     with torch.no_grad():
