@@ -57,12 +57,13 @@ class Runner:
         self.loss().backward()
         self.opt.step()
 
-    def timed_step(self) -> float:
+    def timed_step(self) -> tuple[float, float]:
+        """(wall seconds, process CPU seconds): CPU time is robust when others load a shared machine."""
         self.sync()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         self.step()
         self.sync()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu_start
 
     def sync(self) -> None:
         if self.device.type == "cuda":
@@ -155,14 +156,18 @@ def run(args: argparse.Namespace) -> str:
             for _ in range(args.warmup):
                 r.step()
         times: dict[str, list[float]] = {r.name: [] for r in runners}
+        cpu_times: dict[str, list[float]] = {r.name: [] for r in runners}
         for _ in range(args.rounds):
             for r in runners:
-                times[r.name].append(r.timed_step())
+                wall, cpu = r.timed_step()
+                times[r.name].append(wall)
+                cpu_times[r.name].append(cpu)
         base = statistics.median(times[runners[0].name])
+        cpu_base = statistics.median(cpu_times[runners[0].name])
         lines += [f"\n### {size}x{size}, batch {batch}\n",
                   "| model | params | MACs/image | step (ms, median [min-max]) | images/s | time vs B0 "
-                  "| peak mem (MiB) | pointwise | depthwise | stem | rest fwd+bwd | optimizer |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| CPU-time vs B0 | peak mem (MiB) | pointwise | depthwise | stem | rest fwd+bwd | optimizer |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         tops = []
         for r in runners:
             t = times[r.name]
@@ -171,6 +176,7 @@ def run(args: argparse.Namespace) -> str:
             lines.append(
                 f"| {r.name} | {r.params:,} | {r.macs / 1e6:,.1f} M | {1e3 * med:,.0f} [{1e3 * min(t):,.0f}-"
                 f"{1e3 * max(t):,.0f}] | {batch / med:,.1f} | {med / base:.2f}x | "
+                f"{statistics.median(cpu_times[r.name]) / cpu_base:.2f}x | "
                 f"{r.peak_memory_mb():,.0f} | "
                 + " | ".join(f"{100 * shares[c]:.0f}%" for c in CATEGORIES) + " |")
             if prof is not None and args.top:
