@@ -71,7 +71,7 @@ class _ChannelGather(torch.autograd.Function):
 
 
 class ChannelGather(nn.Module):
-    """Select channels ``index`` of an N x C x H x W tensor (a permutation, replication or subset)."""
+    """Select channels ``index`` (dim 1) of an N x C (x H x W) tensor: a permutation, replication or subset."""
 
     def __init__(self, index: list[int] | tuple[int, ...], channels: int):
         super().__init__()
@@ -138,6 +138,11 @@ class GroupedConv1x1(nn.Module):
         cols = [reads[g * c + i] for g in stage.output_groups for i in range(c)]
         self.register_buffer("dense_index", torch.tensor(
             [[o for o in range(stage.out_channels) for _ in range(c)], cols]), persistent=False)
+        # block-diagonal form over the extended input (positions unique: a cheap index_copy, no accumulate)
+        extended = stage.groups * c
+        self.register_buffer("block_index", torch.tensor(
+            [o * extended + g * c + i for o, g in enumerate(stage.output_groups) for i in range(c)]),
+            persistent=False)
         self.reset_parameters()
 
     @torch.no_grad()
@@ -161,8 +166,15 @@ class GroupedConv1x1(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[2] == 1 and x.shape[3] == 1:  # squeeze-excitation maps: one matmul beats conv set-up
-            weight = self.weight.flatten(1) if self.plain else self.dense_weight()
-            return F.linear(x.flatten(1), weight, self.bias)[:, :, None, None]  # N, Fc, 1, 1
+            x = x.flatten(1)  # N, C
+            if self.plain:
+                return F.linear(x, self.weight.flatten(1), self.bias)[:, :, None, None]
+            if self.read is not None:
+                x = self.read(x)  # N, G*c
+            extended = self.groups * self.width
+            weight = self.weight.new_zeros(self.out_channels * extended).index_copy(
+                0, self.block_index, self.weight.reshape(-1)).view(self.out_channels, extended)
+            return F.linear(x, weight, self.bias)[:, :, None, None]  # N, Fc, 1, 1
         if self.plain:
             return F.conv2d(x, self.weight, self.bias)
         form = self.forms.get(x.device.type, self.forms["cuda"])
