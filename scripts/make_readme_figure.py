@@ -1,7 +1,10 @@
-"""Regenerate docs/wiring_40_240.png, the README's wiring figure: V2 240 -> 40 with Ch = 16 as
-`draw_wiring` draws it by default (the group view: K 15 groups, 10 of them with an extra filter; the
-interleave mixing K groups into L's 3 groups, the last reading 8 copies; the skip to the sum).
-`--level channel` draws every channel instead (a tall figure). Run: python scripts/make_readme_figure.py
+"""Regenerate the README's wiring figures.
+
+docs/wiring_40_240.png: V2 240 -> 40 with Ch = 16 as `draw_wiring` draws it by default (the group view:
+K 15 groups, 10 of them with an extra filter; the interleave mixing K groups into L's 3 groups, the last
+reading 8 copies; the skip to the sum). docs/wiring_36_20_ch8.png: V2 36 -> 20 with Ch = 8 at channel
+level (replicated copies in K and L, uneven filters in L, the interleave). Run:
+python scripts/make_readme_figure.py
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ def main() -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     ax.figure.savefig(out, dpi=args.dpi, metadata={"Software": None})  # no version stamp: stable bytes
     print(f"{out}: {ax.get_title()}")
+    small = draw_wiring(plan_pointwise(36, 20, 8, "v2"), level="channel")
+    small_out = out.parent / "wiring_36_20_ch8.png"
+    small.figure.savefig(small_out, dpi=80, metadata={"Software": None})
+    print(f"{small_out}: {small.get_title()}")
     return out
 
 
