@@ -1,0 +1,171 @@
+"""Read run folders back and compare them: a table (parameters, MACs, best validation, test accuracy, time
+per epoch) and matplotlib figures (learning curves; accuracy versus parameters with the paper's published
+CIFAR-10 points). Figures are built on ``matplotlib.figure.Figure`` (no pyplot state)."""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Run", "load_run", "load_runs", "compare_runs", "format_table", "plot_learning_curves",
+           "plot_accuracy_vs_parameters", "PAPER_CIFAR10", "save_comparison"]
+
+# Published CIFAR-10 results (50 epochs, best-validation checkpoint) with exact parameter counts
+# (algorithm.md): (label, trainable parameters, test accuracy %).
+PAPER_CIFAR10: tuple[tuple[str, int, float], ...] = (
+    ("EfficientNet-B0", 4_020_358, 93.33),
+    ("V1-16", 639_702, 92.46),
+    ("V2-16", 623_226, 92.61),
+    ("V1-32", 1_059_202, 93.61),
+    ("V2-32", 950_650, 93.67),
+)
+
+
+@dataclass
+class Run:
+    path: Path
+    config: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    params: int | None = None
+    macs: int | None = None
+
+    @property
+    def label(self) -> str:
+        c = self.config
+        if c.get("model") == "efficientnet_b0":
+            return "EfficientNet-B0"
+        return "kEffNet-B0 dense" if c.get("scheme") == "dense" else \
+            f"kEffNet-B0 {str(c.get('scheme', '')).upper()}-{c.get('channels_per_group')}"
+
+
+def load_run(path: str | Path) -> Run:
+    """One run folder (needs ``config.json``; history and metrics when present)."""
+    from .training.checkpoint import read_history
+
+    p = Path(path)
+    cfg_file = p / "config.json"
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f"{p} is not a run folder (no config.json)")
+    meta = json.loads(cfg_file.read_text())
+    hist = read_history(p / "history.csv") if (p / "history.csv").is_file() else []
+    metrics = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").is_file() else {}
+    return Run(p, meta.get("config", {}), hist, metrics, meta.get("params"), meta.get("macs"))
+
+
+def load_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:
+    """Run folders from paths, glob patterns, or parent folders (searched recursively for config.json)."""
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    found: list[Path] = []
+    for item in items:
+        matches = [Path(m) for m in sorted(glob.glob(str(item)))] or [Path(item)]
+        for m in matches:
+            if (m / "config.json").is_file():
+                found.append(m)
+            elif m.is_dir():
+                found += sorted(c.parent for c in m.rglob("config.json"))
+    if not found:
+        raise FileNotFoundError(f"no run folders found in {items}")
+    seen: dict[Path, None] = dict.fromkeys(p.resolve() for p in found)
+    return [load_run(p) for p in seen]
+
+
+def compare_runs(runs: Iterable[Run]) -> list[dict[str, Any]]:
+    """One row per run: model, dataset, params, MACs, best val accuracy, test accuracy, s/epoch, epochs."""
+    rows = []
+    for r in runs:
+        m = r.metrics
+        best_val = m.get("best_val_acc")
+        if best_val is None and r.history:
+            best_val = max(h["val_acc"] for h in r.history)
+        times = [h["epoch_time_s"] for h in r.history]
+        rows.append({"run": r.path.name, "model": r.label, "dataset": r.config.get("dataset"),
+                     "params": m.get("params", r.params), "macs": m.get("macs", r.macs),
+                     "best_val_acc": best_val, "test_acc": m.get("test_acc"),
+                     "test_acc_tta": m.get("test_acc_tta"),
+                     "s_per_epoch": sum(times) / len(times) if times else None, "epochs": len(r.history)})
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of ``compare_runs`` rows (parameters relative to the first row too)."""
+    ref = rows[0]["params"] if rows and rows[0].get("params") else None
+
+    def pct(v: Any) -> str:
+        return "-" if v is None else f"{100 * v:.2f}%"
+
+    head = ("model", "run", "params", "vs first", "MACs", "best val", "test acc", "s/epoch", "epochs")
+    body = [(r["model"], r["run"], f"{r['params']:,}" if r.get("params") else "-",
+             f"{r['params'] / ref:.1%}" if ref and r.get("params") else "-",
+             f"{r['macs']:,}" if r.get("macs") else "-", pct(r.get("best_val_acc")),
+             pct(r.get("test_acc")) + (f" (TTA {pct(r['test_acc_tta'])})" if r.get("test_acc_tta") else ""),
+             f"{r['s_per_epoch']:.1f}" if r.get("s_per_epoch") else "-", str(r.get("epochs", "-")))
+            for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)])
+
+
+def _axes(ax: Any, ncols: int = 1, size: tuple[float, float] = (6.0, 4.0)) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots(1, ncols)
+
+
+def plot_learning_curves(runs: Iterable[Run], ax: Any = None) -> Any:
+    """Validation accuracy (solid) and training accuracy (dashed) per epoch for each run; returns the Figure."""
+    fig, ax = _axes(ax)
+    for r in runs:
+        ep = [h["epoch"] for h in r.history]
+        (line,) = ax.plot(ep, [100 * h["val_acc"] for h in r.history], marker="o", ms=3, label=f"{r.label} val")
+        ax.plot(ep, [100 * h["train_acc"] for h in r.history], ls="--", color=line.get_color(),
+                label=f"{r.label} train")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("learning curves")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_accuracy_vs_parameters(runs: Iterable[Run], ax: Any = None, paper: bool = True) -> Any:
+    """Test accuracy against trainable parameters (log x) for the runs, plus the paper's CIFAR-10 points."""
+    fig, ax = _axes(ax)
+    for r in runs:
+        m = r.metrics
+        if m.get("test_acc") is None:
+            continue
+        ax.scatter([m["params"]], [100 * m["test_acc"]], s=50, zorder=3,
+                   label=f"{r.label} ({r.config.get('dataset')}, this run)")
+    if paper:
+        xs, ys = [p for _, p, _ in PAPER_CIFAR10], [a for _, _, a in PAPER_CIFAR10]
+        ax.scatter(xs, ys, marker="x", color="grey", label="paper, CIFAR-10 (50 epochs)")
+        for name, p, a in PAPER_CIFAR10:
+            ax.annotate(name, (p, a), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("accuracy versus parameters")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def save_comparison(runs: list[Run], out: str | Path) -> tuple[Path, Path]:
+    """Write ``comparison.txt`` (the table) and ``comparison.png`` (learning curves + accuracy vs params)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = format_table(compare_runs(runs))
+    (out / "comparison.txt").write_text(table + "\n")
+    fig, (a1, a2) = _axes(None, ncols=2, size=(12.0, 4.5))
+    plot_learning_curves(runs, a1)
+    plot_accuracy_vs_parameters(runs, a2)
+    fig.savefig(out / "comparison.png", dpi=110)
+    return out / "comparison.txt", out / "comparison.png"
