@@ -1043,6 +1043,79 @@ NOTEBOOKS["10_malaria.ipynb"] = dataset_notebook(
     '{"baseline": 97.39, "v2-16": 97.61, "v2-32": 97.57}')
 
 
+# ------------------------------------------------------------------------------------------------ 11
+NOTEBOOKS["11_results.ipynb"] = [
+    md("""
+# 11. Results across runs and datasets
+
+**Learning goal.** You will read run folders back (`igpw_viz.results`), put the runs side by side in one
+table, and draw learning curves and accuracy against parameters next to the paper's published points.
+
+After notebooks 8-10 in full mode, the run folders are under `runs/` next to the notebooks. In smoke mode
+(and if `runs/` is empty) this notebook first makes two tiny digits runs so that every cell has something
+to show.
+"""),
+    code(setup("""
+import tempfile
+from pathlib import Path
+
+from igpw_viz.results import PAPER_CIFAR10, compare_runs, format_table, load_runs
+from igpw_viz.results import plot_accuracy_vs_parameters, plot_learning_curves
+from igpw_viz.train import preset, train
+""")),
+    code('''
+runs_folder = Path("runs")
+if SMOKE or not any(runs_folder.glob("*/config.json")):
+    runs_folder = Path(tempfile.mkdtemp(prefix="igpw_runs_"))
+    smoke = dict(epochs=2, limit_train_batches=1, limit_eval_batches=1, batch_size=8) if SMOKE else {}
+    for tag in ("baseline", "v2-16"):
+        train(preset("digits", tag, device="cpu", progress=False, **smoke), runs_root=runs_folder)
+runs = load_runs(runs_folder)
+print(f"{len(runs)} runs in {runs_folder}")
+assert len(runs) >= 2
+'''),
+    md("""
+## One table
+
+Parameters (also relative to the first run), MACs per image, best validation accuracy, test accuracy of
+the best-validation checkpoint, and time per epoch:
+"""),
+    code('''
+rows = compare_runs(runs)
+print(format_table(rows))
+assert all(r["params"] and 0 <= r["test_acc"] <= 1 for r in rows)
+'''),
+    md("""
+## Learning curves
+
+Validation accuracy (solid) and training accuracy (dashed) per epoch:
+"""),
+    code('''
+fig = plot_learning_curves(runs)
+assert len(fig.axes[0].lines) == 2 * len(runs)
+fig
+'''),
+    md("""
+## Accuracy versus parameters
+
+Each run is a point; the paper's CIFAR-10 results are drawn as well. The paper's claim is visible in this
+chart: at 32 channels per group, kEffNet-B0 V2 sits at the baseline's accuracy with a quarter of its
+parameters.
+"""),
+    code('''
+for label, params, acc in PAPER_CIFAR10:
+    print(f"paper: {label:16s} {params:>10,} params  {acc:.2f}%")
+fig = plot_accuracy_vs_parameters(runs, paper=True)
+assert dict((label, p) for label, p, _ in PAPER_CIFAR10)["V2-32"] == 950_650
+fig
+'''),
+    md("""
+**What to remember.** Compare models by accuracy *and* cost: parameters, MACs and time per epoch. Fewer
+parameters and MACs do not automatically mean faster training on every device (notebook 4).
+"""),
+]
+
+
 def write(names: list[str] | None = None) -> None:
     for name, cells in NOTEBOOKS.items():
         if names and name not in names:
