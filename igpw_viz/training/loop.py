@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..counting import count_macs, count_parameters
+from ..data import DatasetSplits
 from . import distributed as D
 from .build import build_model, load_splits, make_batches
 from .checkpoint import (
@@ -143,13 +144,14 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path | None, runs_root: Path, na
 
 def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str | Path = "runs",
           name: str | None = None, resume: bool = False, overwrite: bool = False,
-          interrupt_after_epoch: int | None = None,
+          interrupt_after_epoch: int | None = None, data: DatasetSplits | None = None,
           on_epoch: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
     """Train ``cfg`` into a run folder and test its best checkpoint; returns the metrics.
 
     ``run_dir``: the folder (else ``runs_root/name``; else a fresh ``runs_root/<dataset>-<model>[-N]``).
     An existing folder is an error unless ``resume`` (continue from ``last.pt``; the configuration must
-    match) or ``overwrite``. ``interrupt_after_epoch``: raise ``TrainingInterrupted`` after that epoch has
+    match) or ``overwrite``. ``data``: splits already loaded (e.g. ``load_smoke_dataset``), else
+    ``cfg.dataset`` is loaded. ``interrupt_after_epoch``: raise ``TrainingInterrupted`` after that epoch has
     been saved, exactly as Ctrl-C would (used by the resume tests).
     """
     info = D.setup(cfg.device)
@@ -171,11 +173,14 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
     per_rank_batch = cfg.batch_size // info.world_size
 
     # data first (rank 0 decodes/caches, the others then read the cache)
-    if info.is_main:
-        splits = load_splits(cfg, progress=cfg.progress)
-    D.barrier(info)
-    if not info.is_main:
-        splits = load_splits(cfg, progress=False)
+    if data is not None:
+        splits = data
+    else:
+        if info.is_main:
+            splits = load_splits(cfg, progress=cfg.progress)
+        D.barrier(info)
+        if not info.is_main:
+            splits = load_splits(cfg, progress=False)
     if cfg.batch_size > len(splits.train):
         raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(splits.train)} training images of "
                          f"{cfg.dataset}")
