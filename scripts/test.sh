@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh) and run every check CI runs: lint, library tests, notebooks, book.
+# Tests marked `slow` (an inductor compile of a whole training step, minutes on 2 cores) are skipped;
+# run them with: .venv/bin/python -m pytest -m slow tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export MPLBACKEND=Agg
+echo "== ruff"
 .venv/bin/ruff check .
-.venv/bin/python -m pytest tests
+echo "== library tests"
+.venv/bin/python -m pytest -m "not slow" -p no:cacheprovider --durations=10 tests
+echo "== notebooks and book"
+bash scripts/test_notebooks.sh
