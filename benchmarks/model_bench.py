@@ -5,7 +5,7 @@ round-robin, median of the rounds. Also: parameters, analytic MACs, peak memory,
 where a step's time goes: pointwise layers (conv + its BN/activation), depthwise (conv + BN + SiLU), stem,
 the rest of the forward/backward (SE pool and multiply, residual adds, classifier, loss), optimizer.
 
-    python benchmarks/model_bench.py                       # CPU: 32x32 batch 64 and 224x224 batch 8
+    python benchmarks/model_bench.py      # CPU: 32x32 batch 64 (skip 3 and standard strides), 224x224 batch 8
     python benchmarks/model_bench.py --device cuda --bf16 --channels-last --compile --configs 224:256
 """
 
@@ -25,10 +25,12 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from igpw_viz.counting import count_macs, count_parameters
 from igpw_viz.models import ConvBNAct, EfficientNet, MBConv, efficientnet_b0, keffnet_b0
 
-MODELS: dict[str, Callable[[], EfficientNet]] = {
-    "EfficientNet-B0": lambda: efficientnet_b0(10),
-    "kEffNet-B0 V2-16": lambda: keffnet_b0(10, 16, "v2"),
-    "kEffNet-B0 V2-32": lambda: keffnet_b0(10, 32, "v2"),
+# name -> builder(skip_strides). With skipped strides (the paper's 32x32 CIFAR kEffNet) the baseline is
+# the same skeleton with dense 1x1 convs (4,020,358 parameters, like EfficientNet-B0).
+MODELS: dict[str, Callable[[int], EfficientNet]] = {
+    "EfficientNet-B0": lambda skip: efficientnet_b0(10) if skip == 0 else keffnet_b0(10, 16, "dense", skip),
+    "kEffNet-B0 V2-16": lambda skip: keffnet_b0(10, 16, "v2", skip),
+    "kEffNet-B0 V2-32": lambda skip: keffnet_b0(10, 32, "v2", skip),
 }
 CATEGORIES = ("pointwise", "depthwise", "stem", "rest fwd+bwd", "optimizer")
 
@@ -36,10 +38,10 @@ CATEGORIES = ("pointwise", "depthwise", "stem", "rest fwd+bwd", "optimizer")
 class Runner:
     """One model with its optimizer and a fixed batch; `step()` is one full training step."""
 
-    def __init__(self, name: str, size: int, batch: int, args: argparse.Namespace):
+    def __init__(self, name: str, size: int, batch: int, args: argparse.Namespace, skip_strides: int = 0):
         torch.manual_seed(0)
         self.name, self.device, self.args = name, torch.device(args.device), args
-        self.model = MODELS[name]().to(self.device).train()
+        self.model = MODELS[name](skip_strides).to(self.device).train()
         self.params, self.macs = count_parameters(self.model), count_macs(self.model, size)
         fmt = torch.channels_last if args.channels_last else torch.contiguous_format
         self.model = self.model.to(memory_format=fmt)
@@ -150,8 +152,9 @@ def time_shares(runner: Runner) -> dict[str, float]:
 def run(args: argparse.Namespace) -> str:
     lines = []
     for config in args.configs.split(","):
-        size, batch = (int(v) for v in config.split(":"))
-        runners = [Runner(name, size, batch, args) for name in MODELS]
+        size, batch, *rest = (int(v) for v in config.split(":"))
+        skip = rest[0] if rest else 0
+        runners = [Runner(name, size, batch, args, skip) for name in MODELS]
         for r in runners:  # warm-up (and compilation) outside the timed region
             for _ in range(args.warmup):
                 r.step()
@@ -164,7 +167,8 @@ def run(args: argparse.Namespace) -> str:
                 cpu_times[r.name].append(cpu)
         base = statistics.median(times[runners[0].name])
         cpu_base = statistics.median(cpu_times[runners[0].name])
-        lines += [f"\n### {size}x{size}, batch {batch}\n",
+        lines += [f"\n### {size}x{size}, batch {batch}"
+                  + (f", skip_strides={skip} (baseline: the same skeleton, dense 1x1)" if skip else "") + "\n",
                   "| model | params | MACs/image | step (ms, median [min-max]) | images/s | time vs B0 "
                   "| CPU-time vs B0 | peak mem (MiB) | pointwise | depthwise | stem | rest fwd+bwd | optimizer |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -191,7 +195,7 @@ def run(args: argparse.Namespace) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--configs", default=None, help="size:batch[,size:batch] (CPU: 32:64,224:8)")
+    p.add_argument("--configs", default=None, help="size:batch[:skip_strides][,...] (CPU: 32:64:3,32:64,224:8)")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
@@ -201,7 +205,7 @@ def main() -> None:
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--top", type=int, default=0, help="also print the top N profiler ops per model")
     args = p.parse_args()
-    args.configs = args.configs or ("32:64,224:8" if args.device == "cpu" else "32:512,224:256")
+    args.configs = args.configs or ("32:64:3,32:64,224:8" if args.device == "cpu" else "32:512,224:256")
     torch.set_num_threads(args.threads)
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
