@@ -20,7 +20,7 @@ from igpw_viz.train import (
 from igpw_viz.training import loop
 
 TINY = dict(dataset="digits", model="keffnet_b0", channels_per_group=8, image_size=8, skip_strides=2,
-            batch_size=16, limit_train_batches=2, limit_eval_batches=1, progress=False, augment="none",
+            batch_size=8, limit_train_batches=2, limit_eval_batches=1, progress=False, augment="none",
             bn_momentum=0.1, lr_period=3, lr_rise_epochs=2, device="cpu", compile=False)
 
 
