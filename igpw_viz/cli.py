@@ -99,6 +99,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .training import distributed as D
     from .training.checkpoint import new_run_dir, unique_run_dir
     from .training.config import parse_model_tag, preset
+    from .training.loop import TrainingInterrupted
 
     tags = [t for t in a.models.split(",") if t.strip()]
     if not tags:
@@ -142,7 +143,12 @@ def cmd_train(a: argparse.Namespace) -> int:
             resume_this = a.resume and (sub / "last.pt").is_file()
             from .training.loop import train
 
-            train(cfg, sub, resume=resume_this, overwrite=a.overwrite or (a.resume and not resume_this))
+            try:
+                train(cfg, sub, resume=resume_this, overwrite=a.overwrite or (a.resume and not resume_this))
+            except TrainingInterrupted as e:  # the whole comparison resumes by its folder name
+                e.args = (f"{e.args[0]}: python -m igpw_viz train --resume --runs-root {root} --name "
+                          f"{group.name} (with the same options)",)
+                raise
             runs.append(sub)
         if info.is_main:
             loaded = results.load_runs(runs)
