@@ -1,7 +1,8 @@
 """Images/s of the batched on-device augmentation pipeline (``DeviceBatches``) against a
 ``torch.utils.data.DataLoader`` over a Dataset doing the same augmentation per image with PIL
 (random affine: rotation, shifts, zoom, shear, flips folded in; to tensor; normalise), on synthetic
-uint8 data, 32x32 and 224x224. Run: ``python benchmarks/data_bench.py [--write benchmarks/RESULTS_data.md]``.
+uint8 data, 32x32 and 224x224. Run: ``python benchmarks/data_bench.py [--write FILE]``
+(results are kept in benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

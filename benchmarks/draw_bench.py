@@ -1,4 +1,4 @@
-"""Time the drawings against the issue's targets (< 1 s each) and write benchmarks/RESULTS_draw.md.
+"""Time the drawings against the issue's targets (< 1 s each); prints the section kept in benchmarks/RESULTS.md.
 
 Measures, for every unique B0 pointwise shape at Ch=16 (V1 and V2): wiring_graph + draw_wiring (auto
 level) + an Agg render; the group view for the big layers; and one explore_network update (the pure
@@ -58,7 +58,7 @@ def time_network(ch: int, scheme: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one repeat, fewer Ch values")
-    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS_draw.md")))
+    parser.add_argument("--out", default=None, help="also write the markdown section to this file")
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
     shapes = sorted({(s.in_channels, s.out_channels) for s in b0_pointwise_shapes()})
@@ -110,7 +110,7 @@ def main() -> None:
     ] + [f"| {ch} | {sc.upper()} | {t:.3f} |" for ch, sc, t in net]
     text = "\n".join(lines) + "\n"
     print(text)
-    if not args.quick:
+    if args.out:
         Path(args.out).write_text(text)
         print(f"written to {args.out}")
     ok = worst_layer < TARGET_S and worst_net < TARGET_S
