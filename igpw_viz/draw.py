@@ -346,20 +346,32 @@ def draw_wiring(plan: PointwisePlan, ax: Axes | None = None, level: str = "auto"
         raise TypeError(f"draw_wiring needs a PointwisePlan (from plan_pointwise), got {type(plan).__name__}")
     if level not in ("auto", "channel", "group"):
         raise ValueError(f"level must be 'auto', 'channel' or 'group', got {level!r}")
+    level, note = _resolve_level(plan, level, max_channels)
+    ax = _new_axes(ax, wiring_figsize(plan, level))
+    if level == "group":
+        return _draw_group_level(plan, ax, note)
+    return _draw_channel_level(plan, ax)
+
+
+def _resolve_level(plan: PointwisePlan, level: str, max_channels: int = MAX_CHANNELS) -> tuple[str, str]:
+    """The level actually drawn ("channel" or "group") and the note that says why, for `draw_wiring`."""
     rows = plan_rows(plan)
     limit = max_channels if level == "auto" else CHANNEL_LIMIT
-    note = ""
     if level == "group":
-        note = "group view"
-    elif rows > limit:
-        level = "group"
-        note = f"group view: {rows} channels > {limit} for a channel-level drawing"
+        return "group", "group view"
+    if rows > limit:
+        return "group", f"group view: {rows} channels > {limit} for a channel-level drawing"
+    return "channel", ""
+
+
+def wiring_figsize(plan: PointwisePlan, level: str, width: float | None = None) -> tuple[float, float]:
+    """Figure size (inches) that fits one plan's drawing at a resolved ``level``: the height follows the
+    groups (group view, at most 16) or the channel rows (channel level); ``width`` overrides the default
+    width (11 for the group view, 12 for channel level)."""
     if level == "group":
         groups = max(plan.k.groups, plan.l.groups if plan.l is not None else 1)
-        ax = _new_axes(ax, (11, min(16, max(4.0, 0.28 * groups + 2))))
-        return _draw_group_level(plan, ax, note)
-    ax = _new_axes(ax, (12, max(4.5, 0.17 * rows + 2)))
-    return _draw_channel_level(plan, ax)
+        return (11.0 if width is None else width, min(16.0, max(4.0, 0.28 * groups + 2)))
+    return (12.0 if width is None else width, max(4.5, 0.17 * plan_rows(plan) + 2))
 
 
 def dependency_matrices(plan: PointwisePlan) -> dict[str, np.ndarray]:
@@ -420,9 +432,9 @@ def draw_v1_vs_v2(in_channels: int, out_channels: int, channels_per_group: int, 
                   level: str = "auto") -> Figure:
     """V1 and V2 side by side for the same layer: where V1 cannot group (no common divisor), V2 can."""
     plans = [plan_pointwise(in_channels, out_channels, channels_per_group, s) for s in ("v1", "v2")]
-    rows = max(plan_rows(p) for p in plans)
-    fig = fig if fig is not None else Figure(figsize=(20, max(4.5, min(16, 0.17 * rows + 2))),
-                                             layout="constrained")
+    if fig is None:  # each side as wide as its content needs (8 in per panel), as tall as the taller one
+        sizes = [wiring_figsize(p, _resolve_level(p, level)[0], width=8.0) for p in plans]
+        fig = Figure(figsize=(sum(w for w, _ in sizes), max(h for _, h in sizes)), layout="constrained")
     axes = fig.subplots(1, 2)
     for a, p in zip(axes, plans, strict=True):
         draw_wiring(p, ax=a, level=level)

@@ -190,6 +190,17 @@ def test_v1_vs_v2_side_by_side():
     assert titles[1].startswith("V2") and "K 2 groups" in titles[1]
 
 
+@pytest.mark.parametrize("ic,fc", [(240, 40), (1152, 320)])
+def test_v1_vs_v2_figure_size_follows_the_content(ic, fc):
+    """Group views side by side: no 20 x 16 inch mostly blank figure; the height follows the groups."""
+    fig = draw_v1_vs_v2(ic, fc, 16)
+    w, h = fig.get_size_inches()
+    assert w <= 16 and h <= 16
+    assert all("group view" in a.get_title() for a in fig.axes[:2])
+    if (ic, fc) == (240, 40):  # at most 15 groups a side: far below the 16 inch cap
+        assert h < 8
+
+
 def test_network_counts_reproduce_the_paper():
     assert pointwise_weights(16, "dense") == 3_773_312
     assert pointwise_weights(16, "v2") == 372_224
