@@ -1,6 +1,7 @@
 """Read run folders back and compare them: a table (parameters, MACs, best validation, test accuracy, time
 per epoch) and matplotlib figures (learning curves; accuracy versus parameters with the paper's published
-CIFAR-10 points). Figures are built on ``matplotlib.figure.Figure`` (no pyplot state)."""
+points for the runs' dataset). ``PAPER_RESULTS`` holds every accuracy the paper publishes. Figures are built
+on ``matplotlib.figure.Figure`` (no pyplot state)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,75 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Run", "load_run", "load_runs", "compare_runs", "format_table", "plot_learning_curves",
-           "plot_accuracy_vs_parameters", "PAPER_CIFAR10", "save_comparison"]
+           "plot_accuracy_vs_parameters", "PaperResult", "PAPER_RESULTS", "PAPER_CIFAR10", "paper_results",
+           "paper_accuracies", "DATASET_TITLES", "save_comparison"]
 
-# Published CIFAR-10 results (50 epochs, best-validation checkpoint) with exact parameter counts
-# (algorithm.md): (label, trainable parameters, test accuracy %).
-PAPER_CIFAR10: tuple[tuple[str, int, float], ...] = (
-    ("EfficientNet-B0", 4_020_358, 93.33),
-    ("V1-16", 639_702, 92.46),
-    ("V2-16", 623_226, 92.61),
-    ("V1-32", 1_059_202, 93.61),
-    ("V2-32", 950_650, 93.67),
+DATASET_TITLES = {"cifar10": "CIFAR-10", "colorectal_histology": "colorectal histology", "malaria": "malaria",
+                  "digits": "digits"}
+
+
+@dataclass(frozen=True)
+class PaperResult:
+    """One published test accuracy (best-validation checkpoint, one run each; algorithm.md).
+
+    ``tag`` is the ``preset`` model tag ("baseline", "v2-16", ...); ``params`` the trainable parameters at the
+    dataset's class count (the spec's counts at 10 classes; at 8 and 2 classes
+    ``count_parameters(efficientnet_b0/keffnet_b0(n))``, checked by the tests); ``tta``: averaged with the
+    horizontally flipped image."""
+
+    dataset: str
+    tag: str
+    epochs: int
+    accuracy: float  # %
+    params: int | None
+    tta: bool = False
+
+    @property
+    def label(self) -> str:
+        return "EfficientNet-B0" if self.tag == "baseline" else self.tag.upper()
+
+
+_B, _P = "baseline", PaperResult
+PAPER_RESULTS: tuple[PaperResult, ...] = (
+    # CIFAR-10 (10 classes), 50 epochs; kEffNet-B0 at 32x32 with the first strides skipped
+    _P("cifar10", _B, 50, 93.33, 4_020_358), _P("cifar10", "v1-16", 50, 92.46, 639_702),
+    _P("cifar10", "v2-16", 50, 92.61, 623_226), _P("cifar10", "v1-32", 50, 93.61, 1_059_202),
+    _P("cifar10", "v2-32", 50, 93.67, 950_650), _P("cifar10", "v2-2", 50, 84.36, 311_994),
+    _P("cifar10", "v2-4", 50, 87.66, 354_818), _P("cifar10", "v2-8", 50, 90.53, 444_346),
+    # CIFAR-10, 180 epochs
+    _P("cifar10", _B, 180, 94.86, 4_020_358), _P("cifar10", "v2-32", 180, 94.45, 950_650),
+    _P("cifar10", "v2-32", 180, 94.95, 950_650, tta=True),
+    # colorectal histology (8 classes), 1000 epochs, 224x224
+    _P("colorectal_histology", _B, 1000, 97.61, 4_017_796),
+    _P("colorectal_histology", "v2-16", 1000, 97.62, 620_664),
+    # malaria (2 classes), 75 epochs, 224x224
+    _P("malaria", _B, 75, 97.39, 4_010_110), _P("malaria", "v2-16", 75, 97.61, 612_978),
+    _P("malaria", "v2-32", 75, 97.57, 940_402),
 )
+del _B, _P
+
+
+def paper_results(dataset: str | None = None, epochs: int | None = None, tta: bool | None = False
+                  ) -> list[PaperResult]:
+    """Published results, filtered by dataset, epochs and TTA (``tta=None``: with and without)."""
+    return [p for p in PAPER_RESULTS if (dataset is None or p.dataset == dataset)
+            and (epochs is None or p.epochs == epochs) and (tta is None or p.tta == tta)]
+
+
+def paper_accuracies(dataset: str, epochs: int | None = None) -> dict[str, float]:
+    """``{tag: accuracy %}`` of the paper's main protocol for ``dataset`` (its first listed epoch count, e.g.
+    50 for CIFAR-10), without TTA; empty for a dataset the paper does not report."""
+    found = paper_results(dataset, epochs)
+    if epochs is None and found:
+        found = [p for p in found if p.epochs == found[0].epochs]
+    return {p.tag: p.accuracy for p in found}
+
+
+# Published CIFAR-10 results (50 epochs) as (label, trainable parameters, test accuracy %): the five models
+# of the paper's main table (the V2 2/4/8 sweep is in PAPER_RESULTS).
+PAPER_CIFAR10: tuple[tuple[str, int, float], ...] = tuple(
+    (p.label, p.params, p.accuracy) for p in paper_results("cifar10", 50)
+    if p.tag in ("baseline", "v1-16", "v2-16", "v1-32", "v2-32") and p.params is not None)
 
 
 @dataclass
@@ -136,7 +195,10 @@ def plot_learning_curves(runs: Iterable[Run], ax: Any = None) -> Any:
 
 
 def plot_accuracy_vs_parameters(runs: Iterable[Run], ax: Any = None, paper: bool = True) -> Any:
-    """Test accuracy against trainable parameters (log x) for the runs, plus the paper's CIFAR-10 points."""
+    """Test accuracy against trainable parameters (log x) for the runs, plus (``paper=True``) the paper's
+    published points for the datasets of the runs (one series per dataset and epoch count); runs on a
+    dataset the paper does not report (the digits) get its CIFAR-10 50-epoch points for reference."""
+    runs = list(runs)
     fig, ax = _axes(ax)
     for r in runs:
         m = r.metrics
@@ -145,10 +207,13 @@ def plot_accuracy_vs_parameters(runs: Iterable[Run], ax: Any = None, paper: bool
         ax.scatter([m["params"]], [100 * m["test_acc"]], s=50, zorder=3,
                    label=f"{r.label} ({r.config.get('dataset')}, this run)")
     if paper:
-        xs, ys = [p for _, p, _ in PAPER_CIFAR10], [a for _, _, a in PAPER_CIFAR10]
-        ax.scatter(xs, ys, marker="x", color="grey", label="paper, CIFAR-10 (50 epochs)")
-        for name, p, a in PAPER_CIFAR10:
-            ax.annotate(name, (p, a), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
+        for i, points in enumerate(_paper_series(runs)):
+            p0 = points[0]
+            ax.scatter([p.params for p in points], [p.accuracy for p in points], marker="x+1234"[i % 6],
+                       color="grey", label=f"paper, {DATASET_TITLES.get(p0.dataset, p0.dataset)} ({p0.epochs} epochs)")
+            for p in points:
+                ax.annotate(p.label, (p.params, p.accuracy), textcoords="offset points", xytext=(4, -10),
+                            fontsize=7, color="grey")
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel("test accuracy (%)")
@@ -156,6 +221,19 @@ def plot_accuracy_vs_parameters(runs: Iterable[Run], ax: Any = None, paper: bool
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     return fig
+
+
+def _paper_series(runs: list[Run]) -> list[list[PaperResult]]:
+    """The paper's points to draw next to ``runs``: per (dataset, epochs), without TTA, with parameters."""
+    datasets = list(dict.fromkeys(r.config.get("dataset") for r in runs))
+    known = [d for d in datasets if paper_results(d)]
+    if not known:
+        return [[p for p in paper_results("cifar10", 50) if p.params is not None]]
+    series: dict[tuple[str, int], list[PaperResult]] = {}
+    for p in paper_results():
+        if p.dataset in known and p.params is not None:
+            series.setdefault((p.dataset, p.epochs), []).append(p)
+    return list(series.values())
 
 
 def save_comparison(runs: list[Run], out: str | Path) -> tuple[Path, Path]:
