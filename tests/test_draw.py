@@ -11,6 +11,7 @@ from igpw_viz.draw import (
     MAX_CHANNELS,
     dependency_matrices,
     draw_connectivity,
+    draw_samples,
     draw_v1_vs_v2,
     draw_wiring,
     layer_report,
@@ -237,3 +238,26 @@ def test_layer_report_text_and_figure():
     assert isinstance(fig, Figure)
     assert "Weights: 1,280 instead of 9,600" in text
     assert "K 15 groups" in fig.axes[0].get_title()
+
+
+def test_draw_samples_one_titled_column_per_class():
+    import torch
+
+    labels = np.array([0, 1, 0, 2, 0, 1, 0, 0])  # class 3 has no image, class 0 more than per_class
+    images = np.random.default_rng(0).integers(0, 256, (8, 3, 6, 5), dtype=np.uint8)
+    classes = ["cat", "dog", "ship", "none"]
+    for imgs, labs in ((images, labels), (torch.from_numpy(images), torch.from_numpy(labels))):
+        fig = draw_samples(imgs, labs, classes, per_class=3)
+        assert isinstance(fig, Figure) and len(fig.axes) == 3 * 4
+        drawn = [a for a in fig.axes if a.images]
+        assert len(drawn) == 3 + 2 + 1 + 0
+        assert [a.get_title() for a in fig.axes[:4]] == classes  # the top row, one column per class
+        assert all(not a.get_title() for a in fig.axes[4:])
+        first_of_dog = fig.axes[1].images[0].get_array()
+        assert first_of_dog.shape == (6, 5, 3) and np.array_equal(first_of_dog, images[1].transpose(1, 2, 0))
+        w, h = fig.get_size_inches()
+        assert w <= 14 and h <= 6
+    with pytest.raises(ValueError):
+        draw_samples(images[:, 0], labels, classes)
+    with pytest.raises(ValueError):
+        draw_samples(images, labels[:3], classes)
