@@ -796,28 +796,25 @@ pixels), read the learning curves, and compare accuracy and parameters. Everythi
     code(setup("""
 import tempfile
 
-from matplotlib.figure import Figure
-
 from igpw_viz.digits import load_digits_splits
+from igpw_viz.draw import draw_samples
 from igpw_viz.draw_network import PUBLISHED
+from igpw_viz.results import load_run, plot_learning_curves
 from igpw_viz.train import preset, train
 """)),
     md("""
 ## The data
 
 `load_digits_splits` turns scikit-learn's digits into the same format as the real datasets: uint8
-images, `N x 3 x H x W`, split into train, validation and test sets stratified by class.
+images, `N x 3 x H x W`, split into train, validation and test sets stratified by class. `draw_samples`
+shows the first training images of each class, one column per class.
 """),
     code('''
 digits = load_digits_splits(seed=0)
 print(digits)
-images = digits.train.images[:12]  # 12 x 3 x 8 x 8 uint8
-fig = Figure(figsize=(8, 1.2), layout="constrained")
-for i, ax in enumerate(fig.subplots(1, 12)):
-    ax.imshow(images[i, 0].numpy(), cmap="gray_r")
-    ax.set_title(digits.classes[int(digits.train.labels[i])], fontsize=9)
-    ax.set_axis_off()
+fig = draw_samples(digits.train.images, digits.train.labels, digits.classes, per_class=3)
 assert digits.num_classes == 10 and len(digits.train) + len(digits.val) + len(digits.test) == 1797
+assert [ax.get_title() for ax in fig.axes[:10]] == list(digits.classes)
 fig
 '''),
     md("""
@@ -857,22 +854,15 @@ if not SMOKE:  # a real run learns the digits well; a smoke run only proves the 
     md("""
 ## Learning curves
 
-The history has one row per epoch. (In smoke mode there is a single epoch: the curves are points.)
+The history has one row per epoch (`history.csv` in the run folder). `load_run` reads a run folder back and
+`plot_learning_curves` draws validation accuracy (solid) and training accuracy (dashed) per epoch. (In smoke
+mode there is a single epoch: the curves are points.)
 """),
     code('''
-fig = Figure(figsize=(10, 3.5), layout="constrained")
-ax_loss, ax_acc = fig.subplots(1, 2)
-for tag, r in results.items():
-    epochs = [row["epoch"] for row in r.history]
-    for ax, key in ((ax_loss, "loss"), (ax_acc, "acc")):
-        (line,) = ax.plot(epochs, [row[f"train_{key}"] for row in r.history], "--", marker="o",
-                          label=f"{tag} train")
-        ax.plot(epochs, [row[f"val_{key}"] for row in r.history], marker="o", color=line.get_color(),
-                label=f"{tag} val")
-ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
-ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-ax_acc.legend(fontsize=8)
+runs = [load_run(r.run_dir) for r in results.values()]
+fig = plot_learning_curves(runs)
 assert all(len(r.history) == configs[tag].epochs for tag, r in results.items())
+assert len(fig.axes[0].lines) == 2 * len(runs)
 fig
 '''),
     md("""
@@ -907,10 +897,10 @@ the numbers are then meaningless, but every line runs.
 import contextlib
 import tempfile
 
-from matplotlib.figure import Figure
-
 from igpw_viz.data import load_dataset, override
 from igpw_viz.data.fixtures import make_fixture_root
+from igpw_viz.draw import draw_samples
+from igpw_viz.results import paper_accuracies
 from igpw_viz.train import preset, train
 """)),
         md("""
@@ -946,17 +936,12 @@ assert data.num_classes == {n_classes}
         md("""
 ## A look at the images
 
-The first training image of each class:
+The first training images of each class (`draw_samples`, one column per class):
 """),
         code("""
-labels = data.train.labels
-first = [int((labels == c).nonzero()[0, 0]) for c in range(data.num_classes) if (labels == c).any()]
-fig = Figure(figsize=(1.6 * len(first), 2.0), layout="constrained")
-for ax, i in zip(fig.subplots(1, len(first)), first, strict=True):
-    ax.imshow(data.train.images[i].permute(1, 2, 0).numpy())  # 3 x H x W -> H x W x 3
-    ax.set_title(data.classes[int(labels[i])], fontsize=8)
-    ax.set_axis_off()
-assert len(first) == data.num_classes
+fig = draw_samples(data.train.images, data.train.labels, data.classes, per_class=4)
+assert [ax.get_title() for ax in fig.axes[:data.num_classes]] == list(data.classes)
+assert all((data.train.labels == c).any() for c in range(data.num_classes))
 fig
 """),
         md(f"""
@@ -997,12 +982,13 @@ assert all(0.0 <= r.metrics["test_acc"] <= 1.0 for r in results.values())
 {paper}
 """),
         code(f"""
-# published test accuracies (%), one run each
-PAPER_TEST_ACC = {paper_acc}
+# published test accuracies (%), one run each: igpw_viz.results.PAPER_RESULTS
+PAPER_TEST_ACC = paper_accuracies(NAME)
 print(f"{{'model':9s}} {{'ours':>8s}} {{'paper':>8s}}")
 for tag, r in results.items():
     print(f"{{tag:9s}} {{100 * r.metrics['test_acc']:8.2f}} {{PAPER_TEST_ACC[tag]:8.2f}}")
-assert set(PAPER_TEST_ACC) >= set(TAGS)
+QUOTED = {paper_acc}  # the numbers quoted above
+assert set(PAPER_TEST_ACC) >= set(TAGS) and all(PAPER_TEST_ACC[k] == v for k, v in QUOTED.items())
 if not SMOKE:  # a full run should land within a couple of points of the published number
     assert all(abs(100 * r.metrics["test_acc"] - PAPER_TEST_ACC[t]) < 3 for t, r in results.items())
 """),
