@@ -2,6 +2,7 @@
 interrupt, NaN detection, run-folder protection, checkpoints from another configuration."""
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -43,12 +44,21 @@ def test_one_epoch_on_fixture_data_through_the_real_loader(tmp_path):
 
 def test_resume_after_interrupt_gives_the_same_weights(tmp_path, digits):
     cfg = TrainConfig(**TINY, epochs=3, dropout=0.2)
-    full = train(cfg, tmp_path / "full", data=digits)
-    with pytest.raises(TrainingInterrupted):
-        train(cfg, tmp_path / "cut", data=digits, interrupt_after_epoch=0)
-    assert json.loads((tmp_path / "cut" / "status.json").read_text())["status"] == "interrupted"
-    assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 0
-    resumed = train(cfg, tmp_path / "cut", data=digits, resume=True)
+    with warnings.catch_warnings(record=True) as caught:  # fresh run, interrupt and resume
+        warnings.simplefilter("always")
+        full = train(cfg, tmp_path / "full", data=digits)
+        with pytest.raises(TrainingInterrupted):
+            train(cfg, tmp_path / "cut", data=digits, interrupt_after_epoch=0)
+        assert json.loads((tmp_path / "cut" / "status.json").read_text())["status"] == "interrupted"
+        assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 0
+        resumed = train(cfg, tmp_path / "cut", data=digits, resume=True)
+    # the loop sets the lr per epoch from the schedule and never calls lr_scheduler.step(): no PyTorch
+    # "lr_scheduler.step() before optimizer.step()" warning (nor any other scheduler warning)
+    sched_warnings = [str(w.message) for w in caught if "lr_scheduler" in str(w.message)
+                      or "optimizer.step()" in str(w.message)]
+    assert not sched_warnings, sched_warnings
+    # the per-epoch lr across the resume: rise 1e-3 -> 1.5e-3 (2 rising epochs), then the peak 1.5e-3
+    assert [row["lr"] for row in resumed.history] == pytest.approx([1e-3, 1.5e-3, 1.5e-3], rel=1e-12)
     a = load_checkpoint(tmp_path / "full" / "last.pt")
     b = load_checkpoint(tmp_path / "cut" / "last.pt")
     assert a["model"].keys() == b["model"].keys()
