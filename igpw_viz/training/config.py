@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .schedule import CyclicSchedule
+
 __all__ = ["TrainConfig", "preset", "DATASETS", "MODELS", "parse_model_tag", "model_tag", "IDENTITY_EXEMPT"]
 
 DATASETS = ("digits", "cifar10", "colorectal_histology", "malaria")
@@ -104,10 +106,7 @@ class TrainConfig:
         if self.image_size < min_size:
             raise ValueError(f"image_size {self.image_size} is too small for skip_strides={self.skip_strides} "
                              f"(needs >= {min_size})")
-        if not self.lr > 0 or self.lr_rise < 0 or self.lr_rise_epochs < 0 or not 0 < self.lr_decay <= 1:
-            raise ValueError("lr must be > 0, lr_rise >= 0, lr_rise_epochs >= 0 and lr_decay in (0, 1]")
-        if self.lr_floor is not None and self.lr_floor < 0:
-            raise ValueError(f"lr_floor must be >= 0, got {self.lr_floor}")
+        self.schedule  # noqa: B018 -- CyclicSchedule validates the lr fields (one place for those rules)
         if not 0 <= self.rmsprop_alpha < 1 or not self.rmsprop_eps > 0 or self.momentum < 0 \
                 or self.weight_decay < 0:
             raise ValueError("rmsprop_alpha must be in [0, 1), rmsprop_eps > 0, momentum and weight_decay >= 0")
@@ -131,6 +130,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def schedule(self) -> CyclicSchedule:
+        """The learning-rate schedule these fields describe (see schedule.py)."""
+        return CyclicSchedule(self.lr, self.lr_rise, self.lr_rise_epochs, self.lr_decay, self.lr_period,
+                              self.lr_floor)
+
     @property
     def tag(self) -> str:
         return model_tag(self.model, self.scheme, self.channels_per_group)

@@ -38,7 +38,7 @@ from .checkpoint import (
     write_json,
 )
 from .config import TrainConfig
-from .schedule import CyclicLR, CyclicSchedule
+from .schedule import CyclicLR
 
 __all__ = ["train", "evaluate", "RunResult", "NonFiniteLoss", "TrainingInterrupted", "default_run_name"]
 
@@ -193,8 +193,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     opt = torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps,
                               momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    schedule = CyclicSchedule(cfg.lr, cfg.lr_rise, cfg.lr_rise_epochs, cfg.lr_decay, cfg.lr_period,
-                              cfg.lr_floor)
+    schedule = cfg.schedule
     sched = CyclicLR(opt, schedule)
 
     start_epoch, history = 0, []

@@ -31,6 +31,8 @@ class CyclicSchedule:
     def __post_init__(self) -> None:
         if not self.base > 0:
             raise ValueError(f"lr must be > 0, got {self.base}")
+        if self.rise < 0:
+            raise ValueError(f"lr rise must be >= 0, got {self.rise}")
         if self.period < 1:
             raise ValueError(f"lr period must be >= 1, got {self.period}")
         if not 0 <= self.rise_epochs:
