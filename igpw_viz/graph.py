@@ -41,10 +41,7 @@ def _add_stage(g: nx.DiGraph, stage: GroupedStage, name: str, inputs: list, pale
     base = stage.base_filters
     for grp in range(stage.groups):
         node = (f"{s}_group", grp)
-        g.add_node(node, layer=f"{s}_group", index=grp, group=grp, stage=name,
-                   inputs=stage.group_inputs(grp), filters=stage.filters_per_group[grp],
-                   extra_filter=stage.filters_per_group[grp] > base,
-                   replicated=sum(e >= stage.in_channels for e in _positions(stage, grp)))
+        g.add_node(node, **_group_attrs(stage, grp, name))
         for e in _positions(stage, grp):
             g.add_edge(extended[e], node, kind=f"{s}_in")
     outputs = []
@@ -63,6 +60,14 @@ def _positions(stage: GroupedStage, group: int) -> range:
     """Extended input positions read by one group (the plan's layout: contiguous blocks)."""
     c = stage.inputs_per_group
     return range(group * c, (group + 1) * c)
+
+
+def _group_attrs(stage: GroupedStage, group: int, name: str) -> dict:
+    """Attributes of a group node (K or L), shared by the channel-level and group-level graphs."""
+    filters = stage.filters_per_group[group]
+    return dict(layer=f"{name.lower()}_group", index=group, group=group, stage=name,
+                inputs=stage.group_inputs(group), filters=filters, extra_filter=filters > stage.base_filters,
+                replicated=sum(e >= stage.in_channels for e in _positions(stage, group)))
 
 
 def wiring_graph(plan: PointwisePlan) -> nx.DiGraph:
@@ -131,12 +136,8 @@ def group_graph(plan: PointwisePlan) -> nx.DiGraph:
     for b, channels in blocks.items():
         g.add_node(("input", b), layer="input", index=b, group=b, channels=tuple(channels),
                    size=len(channels), replicated=False)
-    base = k.base_filters
     for grp in range(k.groups):
-        g.add_node(("k_group", grp), layer="k_group", index=grp, group=grp, stage="K",
-                   inputs=k.group_inputs(grp), size=k.filters_per_group[grp],
-                   filters=k.filters_per_group[grp], extra_filter=k.filters_per_group[grp] > base,
-                   replicated=sum(e >= k.in_channels for e in _positions(k, grp)))
+        g.add_node(("k_group", grp), size=k.filters_per_group[grp], **_group_attrs(k, grp, "K"))
     for b in blocks:
         g.add_edge(("input", b), ("k_group", b), kind="k_in", weight=len(blocks[b]))
     copies_of: dict[int, list[int]] = {}  # K group -> the copied channels it reads (usually the last one)
@@ -152,12 +153,8 @@ def group_graph(plan: PointwisePlan) -> nx.DiGraph:
 
     if lst is not None:
         l_pos_group = _channel_group(lst)
-        lbase = lst.base_filters
         for h in range(lst.groups):
-            g.add_node(("l_group", h), layer="l_group", index=h, group=h, stage="L",
-                       inputs=lst.group_inputs(h), size=lst.filters_per_group[h],
-                       filters=lst.filters_per_group[h], extra_filter=lst.filters_per_group[h] > lbase,
-                       replicated=sum(e >= lst.in_channels for e in _positions(lst, h)))
+            g.add_node(("l_group", h), size=lst.filters_per_group[h], **_group_attrs(lst, h, "L"))
         mix = Counter((k.output_groups[src], l_pos_group[e]) for e, src in enumerate(plan.l_sources))
         for (grp, h), n in mix.items():
             g.add_edge(("k_group", grp), ("l_group", h), kind="mix", weight=n)
