@@ -1,8 +1,9 @@
 """Which form of a grouped 1x1 stage is fastest on this machine? Data for `choose_implementation`.
 
 For the K and L stage of every B0 pointwise shape (V2, Ch=16) at the CIFAR regime, fwd+bwd of the
-stage alone in its two forms, side by side (round-robin, min of rounds, which is robust to load):
-"grouped" (gather, padded grouped conv, gather) and "dense" (block-diagonal dense weight, no gathers).
+stage alone in its three forms, side by side (round-robin, min of rounds, which is robust to load):
+"matmul" (gather, one batched matmul over groups, gather), "grouped" (the same with a grouped conv) and
+"dense" (block-diagonal dense weight, no gathers).
 
     python benchmarks/stage_choice.py [--batch 64] [--rounds 5]
 """
@@ -33,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--image", type=int, default=32)
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
-    print("| stage | shape | groups | width | replicated | uneven | grouped ms | dense ms | best | auto |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| stage | shape | groups | width | replicated | uneven | matmul ms | grouped ms | dense ms | best | auto |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     skip = 3 if args.image <= 64 else 0
     for case in b0_cases(args.image, skip):
         if case.size == 1:
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, stage, reads, width in stages:
             if stage.is_dense:
                 continue
-            forms = {f: GroupedConv1x1(stage, reads, width, False, f) for f in ("grouped", "dense")}
+            forms = {f: GroupedConv1x1(stage, reads, width, False, f) for f in ("matmul", "grouped", "dense")}
             x = torch.randn(args.batch, width, case.size, case.size, requires_grad=True)
             grad = torch.randn(args.batch, stage.out_channels, case.size, case.size)
             best = {f: float("inf") for f in forms}
@@ -58,8 +59,9 @@ def main(argv: list[str] | None = None) -> None:
                     best[f] = min(best[f], stage_time(m, x, grad))
             winner = min(best, key=best.get)
             print(f"| {name} | {case.label} | {stage.groups} | {stage.inputs_per_group} | "
-                  f"{len(stage.replicated)} | {stage.uneven_groups} | {1e3 * best['grouped']:.2f} | "
-                  f"{1e3 * best['dense']:.2f} | {winner} | {choose_implementation(stage)} |", flush=True)
+                  f"{len(stage.replicated)} | {stage.uneven_groups} | {1e3 * best['matmul']:.2f} | "
+                  f"{1e3 * best['grouped']:.2f} | {1e3 * best['dense']:.2f} | {winner} | "
+                  f"{choose_implementation(stage)} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -118,7 +118,6 @@ class GroupedConv1x1(nn.Module):
         self.out_channels = stage.out_channels
         self.weight = nn.Parameter(torch.empty(stage.out_channels, stage.inputs_per_group, 1, 1))
         self.bias = nn.Parameter(torch.zeros(stage.out_channels)) if bias else None
-        self.implementation = implementation
         self.forms = {device: choose_implementation(stage, device) if implementation == "auto" else implementation
                       for device in ("cpu", "cuda")}
         identity_reads = tuple(reads) == tuple(range(in_channels))
