@@ -127,7 +127,8 @@ CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
 def time_case(case: Case, variants: dict, batch: int, device: torch.device, rounds: int, reps: int,
               dtype: torch.dtype | None, channels_last: bool, warmup: int = 2,
               clock=time.perf_counter) -> dict[str, list[float]]:
-    """Round-robin timing of fwd+bwd; returns the per-rep times (s) of each variant."""
+    """Round-robin timing of fwd+bwd; returns the per-rep times (s) of each variant. ``reps`` steps per
+    timed block; 0 picks it so that a block takes about 20 ms."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     x = torch.randn(batch, case.in_channels, case.size, case.size, device=device).to(memory_format=fmt)
     x.requires_grad_(True)
@@ -152,6 +153,13 @@ def time_case(case: Case, variants: dict, batch: int, device: torch.device, roun
     for m in variants.values():
         for _ in range(warmup):
             step(m)
+    if reps <= 0:  # calibrate: each timed block about 20 ms, so small shapes are not lost in timer noise
+        sync()
+        t0 = time.perf_counter()
+        for m in variants.values():
+            step(m)
+        sync()
+        reps = max(1, min(100, round(0.02 * len(variants) / max(time.perf_counter() - t0, 1e-6))))
     for _ in range(rounds):
         for name, m in variants.items():
             sync()
@@ -183,8 +191,7 @@ def run(regime: str, device: torch.device, names: list[str], rounds: int, channe
     for case in cases:
         variants = build_variants(case, names, channels_per_group, scheme)
         gate(case, variants)
-        # keep each timed block around 20-50 ms so the timer resolution and noise stay small
-        reps = 1 if quick else 3
+        reps = 1 if quick else 0  # 0: calibrated so each timed block takes about 20 ms
         times = time_case(case, variants, batch, device, rounds, reps, dtype, channels_last,
                           clock=CLOCKS[clock])
         med = {n: statistics.median(t) for n, t in times.items()}

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .conv_bn import conv1x1, conv1x1_bn, fold_pays, foldable
 from .plan import GroupedStage, PointwisePlan, plan_pointwise
 
 IMPLEMENTATIONS = ("auto", "matmul", "grouped", "dense")
@@ -175,10 +176,10 @@ class GroupedConv1x1(nn.Module):
                 0, self.block_index, self.weight.reshape(-1)).view(self.out_channels, extended)
             return F.linear(x, weight, self.bias)[:, :, None, None]  # N, Fc, 1, 1
         if self.plain:
-            return F.conv2d(x, self.weight, self.bias)
+            return conv1x1(x, self.weight.flatten(1), self.bias)
         form = self.forms.get(x.device.type, self.forms["cuda"])
         if form == "dense":
-            return F.conv2d(x, self.dense_weight()[:, :, None, None], self.bias)
+            return conv1x1(x, self.dense_weight(), self.bias)
         if self.read is not None:
             x = self.read(x)  # N, G*c, H, W
         weight, bias = self.weight.flatten(1), self.bias  # Fc x c
@@ -234,10 +235,18 @@ class InterleavedGroupedPointwise(nn.Module):
         if plan.l is not None:
             self.l = GroupedConv1x1(plan.l, plan.l_sources, out_channels, bias, implementation)
             self.l_norm = norm()
+        self.fold_pays = fold_pays(in_channels, out_channels)
         self.matmul_on_cpu = "matmul" in (self.k.forms["cpu"], self.l.forms["cpu"] if self.l else None)
         outputs = plan.output_sources
         self.output_gather = None if outputs == tuple(range(out_channels)) else ChannelGather(
             outputs, out_channels)
+
+    def _folds_norm(self, x: torch.Tensor) -> bool:
+        """A dense plan's conv+BN runs as one conv with BN folded in: always in eval; in training on the
+        CPU where the input covariance is cheaper than BN's passes over the output (conv_bn.fold_pays)."""
+        if not (self.k.plain and self.k.bias is None and foldable(self.k_norm)):
+            return False
+        return not self.k_norm.training or (self.fold_pays and x.device.type == "cpu")
 
     def _post(self, y: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
         if norm is not None:
@@ -248,6 +257,9 @@ class InterleavedGroupedPointwise(nn.Module):
         _check_input(self, x, self.in_channels)
         if self.matmul_on_cpu and x.device.type == "cpu":
             x = x.contiguous()  # the batched matmul reads groups as views of NCHW memory
+        if self._folds_norm(x):
+            k = conv1x1_bn(x, self.k.weight.flatten(1), self.k_norm)  # N, Fc, H, W
+            return self.act(k) if self.act is not None else k
         k = self._post(self.k(x), self.k_norm)  # N, Fc, H, W
         if self.l is not None:
             return self._post(self.l(k), self.l_norm) + k  # N, Fc, H, W

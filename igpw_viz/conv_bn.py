@@ -1,0 +1,86 @@
+"""Fast exact 1x1 conv (+BatchNorm) on the CPU, used by the layer where its plan keeps a conv dense.
+
+Two measured facts of this 2-core CPU (benchmarks/conv_bn_bench.py, benchmarks/RESULTS.md):
+- On NCHW maps of at least 32x32 pixels one batched matmul over the batch (`baddbmm`) beats oneDNN's 1x1
+  conv, fwd+bwd, by up to 2.6x with 2 threads; on smaller maps oneDNN wins.
+- A training-mode BatchNorm after an expansion costs more than the conv: its statistics, its normalisation
+  and their backward are passes over the wide output. The output's batch mean and variance are linear and
+  quadratic in the input (mean_y = W mu, var_y = diag(W Sigma W^T)), so they can be computed from the
+  narrow input's covariance and folded into the conv's weight and bias: same values, same gradients
+  (autograd differentiates through the statistics), same running-statistics update.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BMM_MIN_PIXELS = 32 * 32  # smallest H*W where baddbmm beat oneDNN's NCHW 1x1 conv, at 1 and 2 threads
+FOLD_MAC_PER_PASS = 16  # fold training BN when in_channels**2 <= this x out_channels (see fold_pays)
+
+
+def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """y = weight @ x per pixel (weight: out x in), as baddbmm on large contiguous CPU maps, else a conv."""
+    n, c, h, w = x.shape
+    if x.device.type == "cpu" and h * w >= BMM_MIN_PIXELS and x.is_contiguous():
+        x3 = x.view(n, c, h * w)  # N, C, HW
+        batched = weight.expand(n, -1, -1)  # N, F, C (a view)
+        y = torch.bmm(batched, x3) if bias is None else torch.baddbmm(bias.view(1, -1, 1), batched, x3)
+        return y.view(n, -1, h, w)  # N, F, H, W
+    return F.conv2d(x, weight[:, :, None, None], bias)
+
+
+def foldable(norm: nn.Module | None) -> bool:
+    """A plain affine BatchNorm2d that tracks running statistics (SyncBatchNorm and friends are not folded)."""
+    return type(norm) is nn.BatchNorm2d and norm.affine and norm.track_running_stats
+
+
+def fold_pays(in_channels: int, out_channels: int) -> bool:
+    """Training-time fold is worth it when the input covariance (about 3 x Ic^2 MACs per pixel, fwd+bwd)
+    is cheaper than the passes BN makes over the Fc output channels (about 5 passes of ~10 MACs each on
+    this CPU: 80 GFLOP/s against 15 GB/s per thread): expansions such as 16->96, not projections."""
+    return in_channels * in_channels <= FOLD_MAC_PER_PASS * out_channels
+
+
+def folded_weight_and_bias(x: torch.Tensor, weight: torch.Tensor,
+                           norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of conv1x1 followed by ``norm``: batch statistics from the input's covariance in
+    training mode (updating the running statistics exactly as BatchNorm2d does), running ones in eval."""
+    if not norm.training:
+        scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)  # F
+        return weight * scale[:, None].to(weight.dtype), norm.bias - norm.running_mean * scale
+    n, c, h, w = x.shape
+    count = n * h * w
+    if count <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}")
+    dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32  # stats never in bf16
+    with torch.autocast(x.device.type, enabled=False):
+        x32, w32 = x.to(dtype), weight.to(dtype)
+        mean = x32.mean(dim=(0, 2, 3))  # C
+        centred = (x32 - mean.view(1, c, 1, 1)).reshape(n, c, h * w)  # N, C, HW
+        cov = torch.bmm(centred, centred.transpose(1, 2)).sum(0) / count  # C x C (biased, as BN normalises)
+        mean_y = w32 @ mean  # F
+        var_y = ((w32 @ cov) * w32).sum(1).clamp_min(0.0)  # F: diag(W cov W^T)
+        scale = norm.weight * torch.rsqrt(var_y + norm.eps)  # F
+        folded_weight, folded_bias = w32 * scale[:, None], norm.bias - mean_y * scale
+    _update_running_stats(norm, mean_y.detach(), var_y.detach(), count)
+    return folded_weight, folded_bias
+
+
+@torch.no_grad()
+def _update_running_stats(norm: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Tensor, count: int) -> None:
+    """What BatchNorm2d does in training mode: unbiased variance, momentum or cumulative average."""
+    norm.num_batches_tracked.add_(1)
+    momentum = norm.momentum if norm.momentum is not None else 1.0 / float(norm.num_batches_tracked)
+    unbiased = var * (count / max(count - 1, 1))
+    norm.running_mean.lerp_(mean.to(norm.running_mean.dtype), momentum)
+    norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), momentum)
+
+
+def conv1x1_bn(x: torch.Tensor, weight: torch.Tensor, norm: nn.BatchNorm2d) -> torch.Tensor:
+    """BatchNorm2d(conv1x1(x, weight)) with BN folded into the conv (``foldable(norm)`` must hold)."""
+    folded_weight, folded_bias = folded_weight_and_bias(x, weight, norm)
+    if not torch.is_autocast_enabled(x.device.type):  # autocast casts for the matmul itself
+        folded_weight, folded_bias = folded_weight.to(x.dtype), folded_bias.to(x.dtype)
+    return conv1x1(x, folded_weight, folded_bias)

@@ -1,0 +1,153 @@
+"""The CPU fast paths of a dense 1x1 conv (+BN) against the plain nn.Conv2d + nn.BatchNorm2d they replace."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from igpw_viz import InterleavedGroupedPointwise
+from igpw_viz.conv_bn import BMM_MIN_PIXELS, conv1x1, conv1x1_bn, fold_pays, foldable
+
+DOUBLE = dict(dtype=torch.float64)
+
+
+def _grads(*tensors):
+    return [t.grad.clone() for t in tensors]
+
+
+@pytest.mark.parametrize("size,channels_last,bias", [(32, False, False), (33, False, True), (8, False, True),
+                                                      (32, True, False)])
+def test_conv1x1_equals_conv2d_values_and_gradients(size, channels_last, bias):
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, size, size, **DOUBLE)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    w = torch.randn(7, 5, **DOUBLE, requires_grad=True)
+    b = torch.randn(7, **DOUBLE, requires_grad=True) if bias else None
+    g = torch.randn(3, 7, size, size, **DOUBLE)
+    results = []
+    for fn in (lambda t: conv1x1(t, w, b), lambda t: F.conv2d(t, w[:, :, None, None], b)):
+        xi = x.detach().clone().requires_grad_()
+        y = fn(xi)
+        y.backward(g)
+        results.append((y.detach(), xi.grad, *_grads(w, *([b] if bias else []))))
+        w.grad = None
+        if bias:
+            b.grad = None
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def _pair(ic, fc, momentum):
+    conv = nn.Conv2d(ic, fc, 1, bias=False).double()
+    norm = nn.BatchNorm2d(fc, eps=1e-3, momentum=momentum).double()
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-0.5, 0.5)
+    return conv, norm
+
+
+@pytest.mark.parametrize("size", [32, 5])  # the batched-matmul conv and oneDNN's conv
+@pytest.mark.parametrize("momentum", [0.01, None])  # exponential and cumulative running averages
+def test_folded_training_bn_equals_conv_then_batchnorm(size, momentum):
+    """Values, every gradient and the running statistics over three training steps, in float64."""
+    torch.manual_seed(0)
+    conv, norm = _pair(6, 20, momentum)
+    conv2, norm2 = copy.deepcopy(conv), copy.deepcopy(norm)
+    for step in range(3):
+        x = (torch.randn(4, 6, size, size, **DOUBLE) * (1 + step) + 3.0).requires_grad_()  # mean far from 0
+        x2 = x.detach().clone().requires_grad_()
+        g = torch.randn(4, 20, size, size, **DOUBLE)
+        y = conv1x1_bn(x, conv.weight.flatten(1), norm)
+        y2 = norm2(conv2(x2))
+        y.backward(g)
+        y2.backward(g)
+        torch.testing.assert_close(y, y2, rtol=1e-9, atol=1e-9)
+        for a, b in [(x.grad, x2.grad), (conv.weight.grad, conv2.weight.grad), (norm.weight.grad, norm2.weight.grad),
+                     (norm.bias.grad, norm2.bias.grad)]:
+            torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-9)
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            torch.testing.assert_close(getattr(norm, name), getattr(norm2, name), rtol=1e-10, atol=1e-12)
+
+
+def test_folded_eval_bn_uses_running_statistics():
+    torch.manual_seed(0)
+    conv, norm = _pair(6, 20, 0.5)
+    with torch.no_grad():
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+    norm.eval()
+    x = torch.randn(2, 6, 4, 4, **DOUBLE)
+    torch.testing.assert_close(conv1x1_bn(x, conv.weight.flatten(1), norm), norm(conv(x)), rtol=1e-10, atol=1e-10)
+    assert norm.num_batches_tracked.item() == 0  # eval never updates
+
+
+def test_training_fold_refuses_one_value_per_channel_like_batchnorm():
+    conv, norm = _pair(4, 16, 0.1)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        conv1x1_bn(torch.randn(1, 4, 1, 1, **DOUBLE), conv.weight.flatten(1), norm)
+
+
+def test_foldable_and_fold_pays_rules():
+    assert foldable(nn.BatchNorm2d(4))
+    assert not foldable(nn.BatchNorm2d(4, affine=False))
+    assert not foldable(nn.BatchNorm2d(4, track_running_stats=False))
+    assert not foldable(nn.SyncBatchNorm(4)) and not foldable(None)
+    assert fold_pays(16, 96) and fold_pays(24, 144) and fold_pays(40, 240)  # B0 expansions
+    assert not fold_pays(32, 16) and not fold_pays(96, 24)  # projections keep BN on their output
+
+
+@pytest.mark.parametrize("ic,fc", [(16, 96), (32, 16)])  # folded in training / BN kept
+def test_dense_plan_layer_equals_conv_bn_silu_in_training_and_eval(ic, fc):
+    torch.manual_seed(0)
+    layer = InterleavedGroupedPointwise(ic, fc, 16, activation="silu").double()
+    assert layer.plan.is_dense and layer._folds_norm(torch.zeros(1)) == fold_pays(ic, fc)
+    plain = nn.Sequential(nn.Conv2d(ic, fc, 1, bias=False), nn.BatchNorm2d(fc, eps=1e-3, momentum=0.01),
+                          nn.SiLU()).double()
+    plain[0].weight.data.copy_(layer.k.weight)
+    size = int(BMM_MIN_PIXELS**0.5)
+    for _ in range(2):
+        x = torch.randn(2, ic, size, size, **DOUBLE, requires_grad=True)
+        x2 = x.detach().clone().requires_grad_()
+        g = torch.randn(2, fc, size, size, **DOUBLE)
+        layer(x).backward(g)
+        plain(x2).backward(g)
+        torch.testing.assert_close(x.grad, x2.grad, rtol=1e-8, atol=1e-9)
+        torch.testing.assert_close(layer.k.weight.grad, plain[0].weight.grad, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(layer.k_norm.running_var, plain[1].running_var, rtol=1e-10, atol=1e-12)
+    x = torch.randn(2, ic, 6, 6, **DOUBLE)
+    torch.testing.assert_close(layer.eval()(x), plain.eval()(x), rtol=1e-10, atol=1e-10)
+
+
+def test_folded_path_under_bf16_autocast_keeps_fp32_statistics():
+    torch.manual_seed(0)
+    layer = InterleavedGroupedPointwise(16, 96, 16, activation="silu")
+    ref = copy.deepcopy(layer)
+    x = torch.randn(2, 16, 32, 32, requires_grad=True)
+    want = ref(x).detach()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    assert y.dtype == torch.bfloat16
+    y.float().sum().backward()
+    assert layer.k.weight.grad.dtype == torch.float32
+    assert (y.float() - want).abs().max() < 0.05 * want.abs().max()
+    torch.testing.assert_close(layer.k_norm.running_var, ref.k_norm.running_var, rtol=1e-5, atol=1e-6)
+
+
+def test_folded_path_compiles_without_graph_breaks():
+    torch.manual_seed(0)
+    layer = InterleavedGroupedPointwise(16, 96, 16, activation="silu")
+    twin = copy.deepcopy(layer)
+    compiled = torch.compile(twin, fullgraph=True)
+    x = torch.randn(2, 16, 32, 32, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_()
+    g = torch.randn(2, 96, 32, 32)
+    layer(x).backward(g)
+    y = compiled(x2)
+    y.backward(g)
+    torch.testing.assert_close(x2.grad, x.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(twin.k_norm.running_mean, layer.k_norm.running_mean, rtol=1e-5, atol=1e-6)
