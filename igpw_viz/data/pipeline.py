@@ -1,6 +1,7 @@
 """GPU-ready batches: uint8 images resident on the device when they fit (else streamed from the
 memory-mapped cache), augmented batched on the device with one ``grid_sample`` per batch (rotation,
-shifts, zoom, shear and flips approximating Keras' ImageDataGenerator), normalised, channels_last."""
+shifts, zoom, shear and flips approximating Keras' ImageDataGenerator), normalised, channels_last.
+On the CPU the warp, normalisation and layout are one fused C++ pass (``warp.py``) when it can be built."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 
 from .registry import get_spec
 from .views import ImageView
+from .warp import cpu_warp_available, warp_u8
 
 __all__ = ["AugmentConfig", "paper_augment", "augment_params", "affine_matrices", "DeviceBatches"]
 
@@ -113,6 +115,8 @@ class DeviceBatches:
     batches. ``rank``/``world_size`` shard each epoch's permutation like ``DistributedSampler``. Each
     ``iter()`` uses the current epoch and then advances it; ``set_epoch`` sets it. Normalisation:
     ``(x/255 - mean) / std`` (defaults give the paper's [0, 1]). ``output_size`` resizes (e.g. CIFAR to 224).
+    ``cpu_kernel``: on the CPU, augment with the fused C++ kernel (bilinear, border/zeros padding, float32,
+    channels_last; the same maps as ``grid_sample`` up to float rounding); False forces ``grid_sample``.
     """
 
     def __init__(self, images: torch.Tensor | np.ndarray | ImageView, labels: torch.Tensor | np.ndarray,
@@ -121,7 +125,8 @@ class DeviceBatches:
                  mean: tuple[float, ...] = (0.0, 0.0, 0.0), std: tuple[float, ...] = (1.0, 1.0, 1.0),
                  output_size: int | None = None, channels_last: bool = True,
                  dtype: torch.dtype = torch.float32,
-                 rank: int = 0, world_size: int = 1, max_resident_bytes: int | None = None):
+                 rank: int = 0, world_size: int = 1, max_resident_bytes: int | None = None,
+                 cpu_kernel: bool = True):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0 <= rank < world_size:
@@ -143,6 +148,7 @@ class DeviceBatches:
         self.batch_size, self.augment, self.seed = batch_size, augment or AugmentConfig(), seed
         self.shuffle, self.drop_last, self.rank, self.world_size = shuffle, drop_last, rank, world_size
         self.channels_last, self.dtype, self.epoch = channels_last, dtype, 0
+        self.cpu_kernel = cpu_kernel
         nbytes = int(np.prod(shape))
         if max_resident_bytes is None:
             if self.device.type == "cuda":
@@ -159,6 +165,8 @@ class DeviceBatches:
             if t.dtype != torch.uint8:
                 raise ValueError(f"images must be uint8, got {t.dtype}")
             self.data = t.to(self.device)  # (N, 3, H, W) uint8, resident
+            if self.device.type == "cpu":  # pixels' channels together: what the CPU kernel reads
+                self.data = self.data.contiguous(memory_format=torch.channels_last)
             self.labels_dev = self.labels.to(self.device)
         elif self.view is None:
             self.view = ImageView(np.asarray(images))
@@ -201,6 +209,8 @@ class DeviceBatches:
         y = self.labels[idx]
         if self.device.type == "cuda":
             x = x.pin_memory()
+        else:
+            x = x.contiguous(memory_format=torch.channels_last)
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def transform(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
@@ -226,6 +236,20 @@ class DeviceBatches:
             torch.addcmul(self._shift, y, self._scale, out=out)
         return out
 
+    def uses_cpu_kernel(self) -> bool:
+        """Whether augmented batches come from the fused CPU kernel (builds it on the first call)."""
+        cfg = self.augment
+        return (self.cpu_kernel and self.device.type == "cpu" and cfg.enabled and self.dtype == torch.float32
+                and self.channels_last and cfg.mode == "bilinear" and cfg.padding in ("border", "zeros")
+                and cpu_warp_available())
+
+    def _warp(self, src: torch.Tensor, index: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Images ``index`` of uint8 channels_last ``src`` -> augmented, normalised float batch (CPU kernel)."""
+        cfg = self.augment
+        theta = affine_matrices(cfg, augment_params(cfg, len(index), gen))  # (B, 2, 3), same draws as grid_sample
+        return warp_u8(src, index, theta, self._scale, self._shift, self.output_size,
+                       border=cfg.padding == "border")  # (B, 3, S, S) channels_last
+
     def _grid(self, theta: torch.Tensor, s: int) -> torch.Tensor:
         """affine_grid without the batched matmul: x' = a x + b y + c per image (same result)."""
         if s not in self._grid_cache:
@@ -245,6 +269,11 @@ class DeviceBatches:
             else None
         nb = len(order) // self.batch_size if self.drop_last else -(-len(order) // self.batch_size)
         chunks = [order[i * self.batch_size:(i + 1) * self.batch_size] for i in range(nb)]
+        kernel = gen is not None and self.uses_cpu_kernel()
+        if self.data is not None and kernel:  # read straight from the resident data: no batch copy
+            for idx in chunks:
+                yield self._warp(self.data, idx, gen), self.labels[idx]
+            return
         if self.data is not None:
             for idx in chunks:
                 x, y = self._fetch(idx)
@@ -257,7 +286,7 @@ class DeviceBatches:
                 x, y = fut.result()
                 if k + 1 < nb:
                     fut = ex.submit(self._fetch, chunks[k + 1])
-                yield self.transform(x, gen), y
+                yield (self._warp(x, torch.arange(len(x)), gen) if kernel else self.transform(x, gen)), y
 
 
 def _mix(*xs: int) -> int:

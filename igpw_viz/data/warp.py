@@ -1,0 +1,52 @@
+"""The fused CPU augmentation kernel (``warp_cpu.cpp``): built once with torch's C++ extension loader,
+used by ``DeviceBatches`` on the CPU for bilinear warps with border or zero padding.
+
+Why: on this 2-core CPU, ``affine_grid`` + ``grid_sample`` on float32 + normalise + the channels_last
+copy make four passes over each batch; the kernel makes one and reads the resident uint8 data directly
+(benchmarks/data_bench.py). On CUDA, and whenever the kernel cannot be built (no compiler or ninja), the
+pipeline uses ``grid_sample``; ``IGPW_CPU_WARP=0`` forces that fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+_SOURCE = Path(__file__).with_name("warp_cpu.cpp")
+_state: dict[str, object] = {}
+
+
+def cpu_warp_available() -> bool:
+    """Build (first call, about a minute) or load the kernel; False, with one warning, if that fails."""
+    if "ok" not in _state:
+        _state["ok"] = _build()
+    return bool(_state["ok"])
+
+
+def _build(source: Path = _SOURCE, name: str = "igpw_viz_warp") -> bool:
+    if os.environ.get("IGPW_CPU_WARP", "1") == "0":
+        return False
+    try:
+        from torch.utils.cpp_extension import load
+
+        load(name=name, sources=[str(source)], extra_cflags=["-O3"], is_python_module=False,
+             verbose=False)
+        return hasattr(torch.ops.igpw_viz_warp, "affine_bilinear_u8")
+    except Exception as exc:  # noqa: BLE001 - any build failure means: use the portable path
+        warnings.warn(f"igpw_viz: the CPU augmentation kernel could not be built ({type(exc).__name__}: "
+                      f"{str(exc).splitlines()[0] if str(exc) else ''}); using grid_sample instead",
+                      RuntimeWarning, stacklevel=3)
+        return False
+
+
+def warp_u8(src: torch.Tensor, index: torch.Tensor, theta: torch.Tensor, scale: torch.Tensor,
+            shift: torch.Tensor, size: int, border: bool) -> torch.Tensor:
+    """uint8 src (N, 3, H, W), images ``index`` (B,), affine ``theta`` (B, 2, 3) -> float32 channels_last
+    (B, 3, size, size) = bilinear sample * scale + shift (``cpu_warp_available()`` must be True)."""
+    out = torch.ops.igpw_viz_warp.affine_bilinear_u8(
+        src, index.contiguous(), theta.float().contiguous(), scale.float().reshape(3).contiguous(),
+        shift.float().reshape(3).contiguous(), int(size), bool(border), torch.get_num_threads())
+    return out.permute(0, 3, 1, 2)  # (B, 3, S, S), channels_last strides
