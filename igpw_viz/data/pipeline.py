@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .registry import get_spec
 from .views import ImageView
-from .warp import cpu_warp_available, warp_u8
+from .warp import OutputPool, cpu_warp_available, warp_u8
 
 __all__ = ["AugmentConfig", "paper_augment", "augment_params", "affine_matrices", "DeviceBatches"]
 
@@ -149,6 +149,7 @@ class DeviceBatches:
         self.shuffle, self.drop_last, self.rank, self.world_size = shuffle, drop_last, rank, world_size
         self.channels_last, self.dtype, self.epoch = channels_last, dtype, 0
         self.cpu_kernel = cpu_kernel
+        self._pool = OutputPool()
         nbytes = int(np.prod(shape))
         if max_resident_bytes is None:
             if self.device.type == "cuda":
@@ -247,8 +248,9 @@ class DeviceBatches:
         """Images ``index`` of uint8 channels_last ``src`` -> augmented, normalised float batch (CPU kernel)."""
         cfg = self.augment
         theta = affine_matrices(cfg, augment_params(cfg, len(index), gen))  # (B, 2, 3), same draws as grid_sample
-        return warp_u8(src, index, theta, self._scale, self._shift, self.output_size,
-                       border=cfg.padding == "border")  # (B, 3, S, S) channels_last
+        s = self.output_size
+        return warp_u8(src, index, theta, self._scale, self._shift, s, border=cfg.padding == "border",
+                       out=self._pool.take((len(index), s, s, 3)))  # (B, 3, S, S) channels_last
 
     def _grid(self, theta: torch.Tensor, s: int) -> torch.Tensor:
         """affine_grid without the batched matmul: x' = a x + b y + c per image (same result)."""

@@ -43,10 +43,37 @@ def _build(source: Path = _SOURCE, name: str = "igpw_viz_warp") -> bool:
 
 
 def warp_u8(src: torch.Tensor, index: torch.Tensor, theta: torch.Tensor, scale: torch.Tensor,
-            shift: torch.Tensor, size: int, border: bool) -> torch.Tensor:
+            shift: torch.Tensor, size: int, border: bool, *, portable: bool = False,
+            out: torch.Tensor | None = None) -> torch.Tensor:
     """uint8 src (N, 3, H, W), images ``index`` (B,), affine ``theta`` (B, 2, 3) -> float32 channels_last
-    (B, 3, size, size) = bilinear sample * scale + shift (``cpu_warp_available()`` must be True)."""
+    (B, 3, size, size) = bilinear sample * scale + shift (``cpu_warp_available()`` must be True).
+    Border padding uses SSE2 with horizontal weights in Q14 fixed point (error below 1/100 of a grey
+    level); ``portable=True`` forces the plain float loop that machines without SSE2 run. ``out``: a
+    float32 (B, size, size, 3) buffer to fill instead of a new one (see ``OutputPool``)."""
     out = torch.ops.igpw_viz_warp.affine_bilinear_u8(
         src, index.contiguous(), theta.float().contiguous(), scale.float().reshape(3).contiguous(),
-        shift.float().reshape(3).contiguous(), int(size), bool(border), torch.get_num_threads())
+        shift.float().reshape(3).contiguous(), int(size), bool(border), torch.get_num_threads(), bool(portable), out)
     return out.permute(0, 3, 1, 2)  # (B, 3, S, S), channels_last strides
+
+
+def _use_count(t: torch.Tensor) -> int:
+    return torch._C._storage_Use_Count(t.untyped_storage()._cdata)
+
+
+class OutputPool:
+    """Float batch buffers handed out again once nobody holds them (no tensor, view or autograd graph
+    references their storage). A fresh 19 MB batch (32 x 3 x 224 x 224) costs about 4,700 page faults,
+    5 ms on this CPU: as much as warping it. The newest ``keep`` buffers are remembered; a buffer still
+    in use is never touched."""
+
+    def __init__(self, keep: int = 3):
+        self.keep = keep
+        self._buffers: list[tuple[torch.Tensor, int]] = []  # (buffer, its use count when free)
+
+    def take(self, shape: tuple[int, ...]) -> torch.Tensor:
+        for buffer, free_count in self._buffers:
+            if tuple(buffer.shape) == tuple(shape) and _use_count(buffer) == free_count:
+                return buffer.view(shape)  # a view: whoever holds it counts as a user of the storage
+        buffer = torch.empty(shape, dtype=torch.float32)
+        self._buffers = [(buffer, _use_count(buffer)), *self._buffers[: self.keep - 1]]
+        return buffer.view(shape)

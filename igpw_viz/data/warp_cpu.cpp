@@ -11,6 +11,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -25,96 +26,164 @@ inline int64_t floor_int(float v) {  // std::floor is a libm call on baseline x8
 }
 
 #if defined(__SSE2__)
-// The 3 channels of a pixel as floats in lanes 0-2 (lane 3 is junk). Reads 4 bytes unless that would
-// pass the end of the source buffer.
-inline __m128 load_rgb(const uint8_t* p, const uint8_t* end) {
+
+template <int K>
+inline __m128 lane(__m128 v) { return _mm_shuffle_ps(v, v, _MM_SHUFFLE(K, K, K, K)); }
+
+inline __m128i load32(const uint8_t* p, const uint8_t* end) {  // 4 bytes, or 3 at the buffer's end
   int32_t v;
   if (p + 4 <= end) {
     std::memcpy(&v, p, 4);
   } else {
     v = p[0] | (p[1] << 8) | (p[2] << 16);
   }
-  const __m128i zero = _mm_setzero_si128();
-  const __m128i words = _mm_unpacklo_epi8(_mm_cvtsi32_si128(v), zero);
-  return _mm_cvtepi32_ps(_mm_unpacklo_epi16(words, zero));
+  return _mm_cvtsi32_si128(v);
+}
+
+constexpr float kQ = 16384.0f;  // horizontal weights in Q14: exact to 3e-5, products fit int32
+
+// One pixel: horizontal interpolation of the two source rows in 16-bit integers (pmaddwd of the
+// interleaved left/right bytes with the packed weights (1-dx, dx)), vertical in float, then normalise.
+inline __m128 bilinear_q14(const uint8_t* r0, const uint8_t* r1, int64_t xl, int64_t xr, int32_t packed, __m128 dy,
+                           __m128 scale_q, __m128 shift4, const uint8_t* end) {
+  const __m128i zero = _mm_setzero_si128(), weights = _mm_set1_epi32(packed);
+  const __m128i top = _mm_unpacklo_epi8(_mm_unpacklo_epi8(load32(r0 + xl, end), load32(r0 + xr, end)), zero);
+  const __m128i bot = _mm_unpacklo_epi8(_mm_unpacklo_epi8(load32(r1 + xl, end), load32(r1 + xr, end)), zero);
+  const __m128 t = _mm_cvtepi32_ps(_mm_madd_epi16(top, weights));  // R, G, B of the upper row (x kQ)
+  const __m128 b = _mm_cvtepi32_ps(_mm_madd_epi16(bot, weights));
+  return _mm_add_ps(_mm_mul_ps(_mm_add_ps(t, _mm_mul_ps(_mm_sub_ps(b, t), dy)), scale_q), shift4);
+}
+
+inline int32_t pack_weights(int32_t right) { return (static_cast<int32_t>(kQ) - right) | (right << 16); }
+
+// One output row with border padding, pixels [j_begin, j_end): coordinates, clamping and weights for four
+// pixels at a time as 4-lane vectors.
+void border_row_sse2(const uint8_t* img, const uint8_t* src_end, int64_t width, int64_t height, float x_start,
+                     float y_start, float x_slope, float y_slope, int64_t j_begin, int64_t j_end, int64_t size,
+                     __m128 scale4, __m128 shift4, float* o) {
+  const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f), steps = _mm_setr_ps(0.0f, 1.0f, 2.0f, 3.0f);
+  const __m128 xmax = _mm_set1_ps(static_cast<float>(width - 1)), ymax = _mm_set1_ps(static_cast<float>(height - 1));
+  const __m128 xs = _mm_set1_ps(x_start), ys = _mm_set1_ps(y_start);
+  const __m128 xsl = _mm_set1_ps(x_slope), ysl = _mm_set1_ps(y_slope);
+  const __m128 scale_q = _mm_mul_ps(scale4, _mm_set1_ps(1.0f / kQ)), q = _mm_set1_ps(kQ);
+  const int64_t row = width * 3;
+  alignas(16) int32_t xl[4], xr[4], yt[4], yb[4], packed[4];
+  int64_t j = j_begin;
+  // "<": pixel j + 4 exists, so lane 3 of the last store lands in a slot written later, never past the row
+  for (; j + 4 < j_end || (j + 4 == j_end && j_end < size); j += 4) {
+    const __m128 jv = _mm_add_ps(_mm_set1_ps(static_cast<float>(j)), steps);
+    const __m128 ix = _mm_min_ps(_mm_max_ps(_mm_add_ps(xs, _mm_mul_ps(jv, xsl)), zero), xmax);
+    const __m128 iy = _mm_min_ps(_mm_max_ps(_mm_add_ps(ys, _mm_mul_ps(jv, ysl)), zero), ymax);
+    const __m128i ix0 = _mm_cvttps_epi32(ix), iy0 = _mm_cvttps_epi32(iy);  // floor: coordinates are >= 0
+    const __m128 fx0 = _mm_cvtepi32_ps(ix0), fy0 = _mm_cvtepi32_ps(iy0);
+    _mm_store_si128(reinterpret_cast<__m128i*>(xl), ix0);
+    _mm_store_si128(reinterpret_cast<__m128i*>(yt), iy0);
+    _mm_store_si128(reinterpret_cast<__m128i*>(xr), _mm_cvttps_epi32(_mm_min_ps(_mm_add_ps(fx0, one), xmax)));
+    _mm_store_si128(reinterpret_cast<__m128i*>(yb), _mm_cvttps_epi32(_mm_min_ps(_mm_add_ps(fy0, one), ymax)));
+    const __m128i right = _mm_cvtps_epi32(_mm_mul_ps(_mm_sub_ps(ix, fx0), q));  // dx in Q14, rounded
+    const __m128i left = _mm_sub_epi32(_mm_set1_epi32(static_cast<int32_t>(kQ)), right);
+    _mm_store_si128(reinterpret_cast<__m128i*>(packed), _mm_or_si128(left, _mm_slli_epi32(right, 16)));
+    const __m128 dy = _mm_sub_ps(iy, fy0);
+#define IGPW_PIXEL(K)                                                                                            \
+  _mm_storeu_ps(o + 3 * (j + K), bilinear_q14(img + yt[K] * row, img + yb[K] * row, xl[K] * 3, xr[K] * 3,          \
+                                              packed[K], lane<K>(dy), scale_q, shift4, src_end));
+    IGPW_PIXEL(0)
+    IGPW_PIXEL(1)
+    IGPW_PIXEL(2)
+    IGPW_PIXEL(3)
+#undef IGPW_PIXEL
+  }
+  for (; j < j_end; ++j) {  // the tail, one pixel at a time, same arithmetic
+    const float ix = std::min(std::max(x_start + j * x_slope, 0.0f), static_cast<float>(width - 1));
+    const float iy = std::min(std::max(y_start + j * y_slope, 0.0f), static_cast<float>(height - 1));
+    const int64_t x0 = static_cast<int64_t>(ix), y0 = static_cast<int64_t>(iy);
+    const int64_t x1 = std::min(x0 + 1, width - 1), y1 = std::min(y0 + 1, height - 1);
+    const int32_t right = _mm_cvtss_si32(_mm_set_ss((ix - x0) * kQ));
+    alignas(16) float v[4];
+    _mm_store_ps(v, bilinear_q14(img + y0 * row, img + y1 * row, x0 * 3, x1 * 3, pack_weights(right),
+                                 _mm_set1_ps(iy - y0), scale_q, shift4, src_end));
+    o[3 * j] = v[0], o[3 * j + 1] = v[1], o[3 * j + 2] = v[2];
+  }
 }
 #endif
 
-// src is channels_last: pixel p of image b has its 3 channels at src[(b * plane + p) * 3 + c].
-void warp_rows(const uint8_t* src, const uint8_t* src_end, const int64_t* index, const float* theta, const float* scale,
-               const float* shift, float* out, int64_t height, int64_t width, int64_t size, bool border,
-               int64_t row_begin, int64_t row_end) {
-  const int64_t plane = height * width;
-  const float xmax = static_cast<float>(width - 1), ymax = static_cast<float>(height - 1);
-#if defined(__SSE2__)
-  const __m128 scale4 = _mm_setr_ps(scale[0], scale[1], scale[2], 0.0f);
-  const __m128 shift4 = _mm_setr_ps(shift[0], shift[1], shift[2], 0.0f);
-#endif
-  for (int64_t r = row_begin; r < row_end; ++r) {  // r = image * size + output row
-    const int64_t b = r / size, i = r % size;
-    const uint8_t* img = src + index[b] * plane * 3;
-    const float* t = theta + 6 * b;
-    const float gy = (2.0f * i + 1.0f) / size - 1.0f, step = 2.0f / size;
-    // source pixel coordinates are affine in the output column j: start + j * slope
-    const float x_start = ((t[0] * (step / 2 - 1) + t[1] * gy + t[2] + 1.0f) * width - 1.0f) * 0.5f;
-    const float y_start = ((t[3] * (step / 2 - 1) + t[4] * gy + t[5] + 1.0f) * height - 1.0f) * 0.5f;
-    const float x_slope = t[0] * step * width * 0.5f, y_slope = t[3] * step * height * 0.5f;
-    float* o = out + r * size * 3;
-    for (int64_t j = 0; j < size; ++j) {
-      float ix = x_start + j * x_slope, iy = y_start + j * y_slope;
-      float acc0, acc1, acc2;
-      if (border) {  // clamp the coordinate (grid_sample's "border"), then every neighbour is inside
-        ix = std::min(std::max(ix, 0.0f), xmax);
-        iy = std::min(std::max(iy, 0.0f), ymax);
-        const int64_t x0 = static_cast<int64_t>(ix), y0 = static_cast<int64_t>(iy);
-        const int64_t x1 = std::min(x0 + 1, width - 1), y1 = std::min(y0 + 1, height - 1);
-        const float dx = ix - x0, dy = iy - y0;
-        const uint8_t* p00 = img + (y0 * width + x0) * 3;
-        const uint8_t* p01 = img + (y0 * width + x1) * 3;
-        const uint8_t* p10 = img + (y1 * width + x0) * 3;
-        const uint8_t* p11 = img + (y1 * width + x1) * 3;
-        const float w00 = (1 - dx) * (1 - dy), w01 = dx * (1 - dy), w10 = (1 - dx) * dy, w11 = dx * dy;
-#if defined(__SSE2__)
-        __m128 acc = _mm_mul_ps(_mm_set1_ps(w00), load_rgb(p00, src_end));
-        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(w01), load_rgb(p01, src_end)));
-        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(w10), load_rgb(p10, src_end)));
-        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(w11), load_rgb(p11, src_end)));
-        const __m128 v = _mm_add_ps(_mm_mul_ps(acc, scale4), shift4);
-        if (j + 1 < size) {
-          _mm_storeu_ps(o + 3 * j, v);  // lane 3 lands on the next pixel's slot, written next
-        } else {
-          float tmp[4];
-          _mm_storeu_ps(tmp, v);
-          o[3 * j] = tmp[0], o[3 * j + 1] = tmp[1], o[3 * j + 2] = tmp[2];
-        }
-        continue;
-#else
-        acc0 = w00 * p00[0] + w01 * p01[0] + w10 * p10[0] + w11 * p11[0];
-        acc1 = w00 * p00[1] + w01 * p01[1] + w10 * p10[1] + w11 * p11[1];
-        acc2 = w00 * p00[2] + w01 * p01[2] + w10 * p10[2] + w11 * p11[2];
-#endif
-      } else {  // zeros: neighbours outside the image contribute nothing
-        const int64_t x0 = floor_int(ix), y0 = floor_int(iy);
-        const float dx = ix - x0, dy = iy - y0;
-        const float wx[2] = {1 - dx, dx}, wy[2] = {1 - dy, dy};
-        acc0 = acc1 = acc2 = 0.0f;
-        for (int a = 0; a < 2; ++a) {
-          const int64_t y = y0 + a;
-          if (y < 0 || y >= height) continue;
-          for (int c = 0; c < 2; ++c) {
-            const int64_t x = x0 + c;
-            if (x < 0 || x >= width) continue;
-            const uint8_t* q = img + (y * width + x) * 3;
-            const float w = wy[a] * wx[c];
-            acc0 += w * q[0];
-            acc1 += w * q[1];
-            acc2 += w * q[2];
-          }
-        }
+// The geometry of one call. src is channels_last: channel c of pixel p of image n is src[(n*H*W + p)*3 + c].
+struct Warp {
+  const uint8_t *src, *src_end;
+  const int64_t* index;
+  const float *theta, *scale, *shift;
+  float* out;
+  int64_t height, width, size;
+  bool border, portable;  // portable: skip the SSE2 path (tests cover the code non-x86 machines run)
+};
+
+// Source coordinates of output row i of image b are affine in the output column j: start + j * slope.
+struct RowMap {
+  float x_start, y_start, x_slope, y_slope;
+};
+
+RowMap row_map(const Warp& w, int64_t b, int64_t i) {
+  const float* t = w.theta + 6 * b;
+  const float step = 2.0f / w.size, gy = (2.0f * i + 1.0f) / w.size - 1.0f, gx0 = step / 2 - 1;
+  return {((t[0] * gx0 + t[1] * gy + t[2] + 1.0f) * w.width - 1.0f) * 0.5f,
+          ((t[3] * gx0 + t[4] * gy + t[5] + 1.0f) * w.height - 1.0f) * 0.5f, t[0] * step * w.width * 0.5f,
+          t[3] * step * w.height * 0.5f};
+}
+
+// Portable path: zero padding, or border padding without SSE2. Plain float arithmetic per channel.
+void generic_row(const Warp& w, const uint8_t* img, const RowMap& m, int64_t j_begin, int64_t j_end, float* o) {
+  const float xmax = static_cast<float>(w.width - 1), ymax = static_cast<float>(w.height - 1);
+  for (int64_t j = j_begin; j < j_end; ++j) {
+    float ix = m.x_start + j * m.x_slope, iy = m.y_start + j * m.y_slope;
+    if (w.border) {  // clamp the coordinate (grid_sample's "border"): every neighbour is then inside
+      ix = std::min(std::max(ix, 0.0f), xmax);
+      iy = std::min(std::max(iy, 0.0f), ymax);
+    }
+    const int64_t x0 = floor_int(ix), y0 = floor_int(iy);
+    const float dx = ix - x0, dy = iy - y0;
+    const float wx[2] = {1 - dx, dx}, wy[2] = {1 - dy, dy};
+    float acc[3] = {0.0f, 0.0f, 0.0f};
+    for (int a = 0; a < 2; ++a) {
+      const int64_t y = std::min(y0 + a, w.height - 1);
+      if (y0 + a < 0 || (!w.border && y0 + a >= w.height)) continue;  // zeros: outside neighbours add nothing
+      for (int c = 0; c < 2; ++c) {
+        const int64_t x = std::min(x0 + c, w.width - 1);
+        if (x0 + c < 0 || (!w.border && x0 + c >= w.width)) continue;
+        const uint8_t* q = img + (y * w.width + x) * 3;
+        for (int k = 0; k < 3; ++k) acc[k] += wy[a] * wx[c] * q[k];
       }
-      o[3 * j] = acc0 * scale[0] + shift[0];
-      o[3 * j + 1] = acc1 * scale[1] + shift[1];
-      o[3 * j + 2] = acc2 * scale[2] + shift[2];
+    }
+    for (int k = 0; k < 3; ++k) o[3 * j + k] = acc[k] * w.scale[k] + w.shift[k];
+  }
+}
+
+constexpr int64_t kTileRows = 4, kTileCols = 64;  // a tile's source pixels stay in cache under rotation
+
+// Tile t: rows [i0, i0 + kTileRows) of image t / tiles_per_image, in column blocks of kTileCols.
+void warp_tile(const Warp& w, int64_t t, int64_t tiles_per_image) {
+  const int64_t b = t / tiles_per_image, i0 = (t % tiles_per_image) * kTileRows;
+  const int64_t i1 = std::min(w.size, i0 + kTileRows), plane = w.height * w.width;
+  const uint8_t* img = w.src + w.index[b] * plane * 3;
+#if defined(__SSE2__)
+  if (i0 == 0) {  // an image's first tile: stream the source into L2 ahead of the random reads
+    for (int64_t off = 0; off < plane * 3; off += 64) _mm_prefetch(reinterpret_cast<const char*>(img) + off, _MM_HINT_T1);
+  }
+  const __m128 scale4 = _mm_setr_ps(w.scale[0], w.scale[1], w.scale[2], 0.0f);
+  const __m128 shift4 = _mm_setr_ps(w.shift[0], w.shift[1], w.shift[2], 0.0f);
+#endif
+  for (int64_t j0 = 0; j0 < w.size; j0 += kTileCols) {
+    const int64_t j1 = std::min(w.size, j0 + kTileCols);
+    for (int64_t i = i0; i < i1; ++i) {
+      const RowMap m = row_map(w, b, i);
+      float* o = w.out + (b * w.size + i) * w.size * 3;
+#if defined(__SSE2__)
+      if (w.border && !w.portable) {
+        border_row_sse2(img, w.src_end, w.width, w.height, m.x_start, m.y_start, m.x_slope, m.y_slope, j0, j1, w.size,
+                        scale4, shift4, o);
+        continue;
+      }
+#endif
+      generic_row(w, img, m, j0, j1, o);
     }
   }
 }
@@ -123,7 +192,7 @@ void warp_rows(const uint8_t* src, const uint8_t* src_end, const int64_t* index,
 // scale, shift: float32 (3,); returns float32 (B, S, S, 3) == channels_last (B, 3, S, S) after a permute.
 at::Tensor affine_bilinear_u8(const at::Tensor& src, const at::Tensor& index, const at::Tensor& theta,
                               const at::Tensor& scale, const at::Tensor& shift, int64_t size, bool border,
-                              int64_t threads) {
+                              int64_t threads, bool portable, const c10::optional<at::Tensor>& out_buffer) {
   TORCH_CHECK(src.device().is_cpu() && src.scalar_type() == at::kByte && src.dim() == 4 && src.size(1) == 3 &&
                   src.is_contiguous(at::MemoryFormat::ChannelsLast),
               "src must be a uint8 CPU tensor N x 3 x H x W in channels_last memory");
@@ -137,25 +206,28 @@ at::Tensor affine_bilinear_u8(const at::Tensor& src, const at::Tensor& index, co
   TORCH_CHECK(size > 0, "size must be positive");
   const int64_t* idx = index.data_ptr<int64_t>();
   for (int64_t b = 0; b < batch; ++b) TORCH_CHECK(idx[b] >= 0 && idx[b] < src.size(0), "index out of range");
-  at::Tensor out = at::empty({batch, size, size, 3}, src.options().dtype(at::kFloat));
-  const int64_t rows = batch * size;
-  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, rows));
-  auto run = [&](int64_t begin, int64_t end) {
-    warp_rows(src.data_ptr<uint8_t>(), src.data_ptr<uint8_t>() + src.numel(), idx, theta.data_ptr<float>(), scale.data_ptr<float>(),
-              shift.data_ptr<float>(), out.data_ptr<float>(), src.size(2), src.size(3), size, border, begin,
-              end);
-  };
-  if (workers == 1) {
-    run(0, rows);
+  at::Tensor out;
+  if (out_buffer.has_value()) {  // a buffer nobody holds any more: no fresh pages to fault in
+    out = *out_buffer;
+    TORCH_CHECK(out.device().is_cpu() && out.scalar_type() == at::kFloat && out.is_contiguous() &&
+                    out.sizes() == at::IntArrayRef({batch, size, size, 3}),
+                "out: contiguous float32 CPU tensor (B, S, S, 3)");
   } else {
-    std::vector<std::thread> pool;
-    const int64_t chunk = (rows + workers - 1) / workers;
-    for (int64_t w = 0; w < workers; ++w) {
-      const int64_t begin = w * chunk, end = std::min(rows, begin + chunk);
-      if (begin < end) pool.emplace_back(run, begin, end);
-    }
-    for (auto& th : pool) th.join();
+    out = at::empty({batch, size, size, 3}, src.options().dtype(at::kFloat));
   }
+  const Warp w{src.data_ptr<uint8_t>(), src.data_ptr<uint8_t>() + src.numel(), idx, theta.data_ptr<float>(),
+               scale.data_ptr<float>(), shift.data_ptr<float>(), out.data_ptr<float>(), src.size(2), src.size(3),
+               size, border, portable};
+  const int64_t tiles_per_image = (size + kTileRows - 1) / kTileRows, tiles = batch * tiles_per_image;
+  // Tiles are handed out one at a time, so a core slowed by other work simply takes fewer of them.
+  std::atomic<int64_t> next{0};
+  auto work = [&]() {
+    for (int64_t t = next.fetch_add(1); t < tiles; t = next.fetch_add(1)) warp_tile(w, t, tiles_per_image);
+  };
+  std::vector<std::thread> helpers;
+  for (int64_t k = 1; k < std::min<int64_t>(threads, tiles); ++k) helpers.emplace_back(work);
+  work();
+  for (auto& th : helpers) th.join();
   return out;
 }
 
@@ -163,7 +235,7 @@ at::Tensor affine_bilinear_u8(const at::Tensor& src, const at::Tensor& index, co
 
 TORCH_LIBRARY(igpw_viz_warp, m) {
   m.def("affine_bilinear_u8(Tensor src, Tensor index, Tensor theta, Tensor scale, Tensor shift, int size, "
-        "bool border, int threads) -> Tensor");
+        "bool border, int threads, bool portable=False, Tensor? out=None) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(igpw_viz_warp, CPU, m) { m.impl("affine_bilinear_u8", &affine_bilinear_u8); }
