@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 BMM_MIN_PIXELS = 32 * 32  # smallest H*W where baddbmm beat oneDNN's NCHW 1x1 conv, at 1 and 2 threads
-FOLD_MAC_PER_PASS = 16  # fold training BN when in_channels**2 <= this x out_channels (see fold_pays)
+FOLD_MAC_PER_PASS = 8  # fold training BN when in_channels**2 <= this x out_channels (see fold_pays)
 
 
 def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -43,29 +43,51 @@ def fold_pays(in_channels: int, out_channels: int) -> bool:
     return in_channels * in_channels <= FOLD_MAC_PER_PASS * out_channels
 
 
-def folded_weight_and_bias(x: torch.Tensor, weight: torch.Tensor,
-                           norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight and bias of conv1x1 followed by ``norm``: batch statistics from the input's covariance in
-    training mode (updating the running statistics exactly as BatchNorm2d does), running ones in eval."""
-    if not norm.training:
-        scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)  # F
-        return weight * scale[:, None].to(weight.dtype), norm.bias - norm.running_mean * scale
-    n, c, h, w = x.shape
-    count = n * h * w
+def output_stats(x: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Batch mean and biased variance of each filter's output, from the input alone.
+
+    ``x``: N x G x c x L (G groups of c input channels, L pixels); ``weight``: G x f x c (f filters per
+    group). Returns mean and variance (G x f, float32 or float64, never bf16) and the pixel count.
+    mean_y = W mu and var_y = diag(W Sigma W^T) per group: what BatchNorm would compute on the output.
+    """
+    n, groups, c, length = x.shape
+    count = n * length
     if count <= 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}")
-    dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32  # stats never in bf16
+        raise ValueError(f"Expected more than 1 value per channel when training, got {n} images of {length} pixels")
+    dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     with torch.autocast(x.device.type, enabled=False):
         x32, w32 = x.to(dtype), weight.to(dtype)
-        mean = x32.mean(dim=(0, 2, 3))  # C
-        centred = (x32 - mean.view(1, c, 1, 1)).reshape(n, c, h * w)  # N, C, HW
-        cov = torch.bmm(centred, centred.transpose(1, 2)).sum(0) / count  # C x C (biased, as BN normalises)
-        mean_y = w32 @ mean  # F
-        var_y = ((w32 @ cov) * w32).sum(1).clamp_min(0.0)  # F: diag(W cov W^T)
-        scale = norm.weight * torch.rsqrt(var_y + norm.eps)  # F
-        folded_weight, folded_bias = w32 * scale[:, None], norm.bias - mean_y * scale
-    _update_running_stats(norm, mean_y.detach(), var_y.detach(), count)
-    return folded_weight, folded_bias
+        mean = x32.mean(dim=(0, 3))  # G, c
+        centred = x32 - mean[None, :, :, None]  # N, G, c, L
+        cov = torch.matmul(centred, centred.transpose(-1, -2)).sum(0) / count  # G, c, c
+        mean_y = (w32 @ mean.unsqueeze(-1)).squeeze(-1)  # G, f
+        var_y = ((w32 @ cov) * w32).sum(-1).clamp_min(0.0)  # G, f
+    return mean_y, var_y, count
+
+
+def norm_scale_shift(norm: nn.BatchNorm2d, mean: torch.Tensor | None = None, var: torch.Tensor | None = None,
+                     count: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """BN as y * scale + shift: from batch statistics (training; updates the running ones exactly as
+    BatchNorm2d does) or, when ``mean`` is None, from the running statistics (eval)."""
+    if mean is None:
+        mean, var = norm.running_mean, norm.running_var
+    else:
+        _update_running_stats(norm, mean.detach(), var.detach(), count)
+    scale = norm.weight * torch.rsqrt(var + norm.eps)  # F
+    return scale, norm.bias - mean * scale
+
+
+def folded_weight_and_bias(x: torch.Tensor, weight: torch.Tensor,
+                           norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight (F x C) and bias of conv1x1 followed by ``norm``: batch statistics from the input's
+    covariance in training mode, running ones in eval."""
+    if norm.training:
+        n, c, h, w = x.shape
+        mean, var, count = output_stats(x.reshape(n, 1, c, h * w), weight[None])
+        scale, shift = norm_scale_shift(norm, mean[0], var[0], count)
+    else:
+        scale, shift = norm_scale_shift(norm)
+    return weight * scale[:, None].to(weight.dtype), shift
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conv_bn import conv1x1, conv1x1_bn, fold_pays, foldable
+from .conv_bn import conv1x1, conv1x1_bn, fold_pays, foldable, norm_scale_shift, output_stats
 from .plan import GroupedStage, PointwisePlan, plan_pointwise
 
 IMPLEMENTATIONS = ("auto", "matmul", "grouped", "dense")
@@ -129,6 +129,7 @@ class GroupedConv1x1(nn.Module):
         widest = max(stage.filters_per_group)
         slots = [g * widest + f for g, f in zip(stage.output_groups, stage.output_filters, strict=True)]
         self.padded_filters = stage.groups * widest
+        self.fold_pays = fold_pays(stage.inputs_per_group, widest)  # per group: c inputs, widest filters
         self.read = None if identity_reads else ChannelGather(reads, in_channels)
         self.register_buffer("slot_index", None if slots == list(range(self.padded_filters))
                              else torch.tensor(slots), persistent=False)
@@ -197,6 +198,51 @@ class GroupedConv1x1(nn.Module):
             y = self.pick(y)  # N, Fc, H, W (reference order)
         return y if bias is None else y + bias.view(1, -1, 1, 1)
 
+    def folds(self, x: torch.Tensor, norm: nn.Module | None) -> bool:
+        """Whether ``forward_folded`` runs this stage with ``norm``: in eval always (BN is then a scale
+        and shift); in training on the CPU where the input covariance costs less than BN's passes over
+        the output (conv_bn.fold_pays). Only the plain conv and the batched-matmul form fold."""
+        if self.bias is not None or not foldable(norm) or x.shape[2] * x.shape[3] == 1:
+            return False
+        on_cpu = x.device.type == "cpu"
+        if not (self.plain or (on_cpu and self.forms["cpu"] == "matmul")):
+            return False
+        return not norm.training or (on_cpu and self.fold_pays)
+
+    def forward_folded(self, x: torch.Tensor, norm: nn.BatchNorm2d) -> torch.Tensor:
+        """norm(self(x)) with BN folded into the weights (exact; see conv_bn). x: contiguous on the CPU."""
+        if self.plain:
+            return conv1x1_bn(x, self.weight.flatten(1), norm)
+        if self.read is not None:
+            x = self.read(x)  # N, G*c, H, W
+        n, _, h, w = x.shape
+        groups, c = self.groups, self.width
+        x4 = x.reshape(n, groups, c, h * w)  # N, G, c, HW
+        weight = self.weight.flatten(1)  # Fc x c
+        if self.slot_index is not None:  # uneven groups: pad to the widest group with zero filters
+            weight = weight.new_zeros(self.padded_filters, c).index_copy(0, self.slot_index, weight)
+        weight = weight.view(groups, -1, c)  # G, widest, c
+        if norm.training:
+            mean, var, count = output_stats(x4, weight)  # G, widest (padded slots included)
+            mean, var = mean.flatten(), var.flatten()
+            if self.slot_index is not None:
+                mean, var = mean[self.slot_index], var[self.slot_index]  # Fc, reference order
+            scale, shift = norm_scale_shift(norm, mean, var, count)
+        else:
+            scale, shift = norm_scale_shift(norm)
+        if self.slot_index is not None:  # back to padded slots (pad filters: weight 0, shift 0)
+            scale = scale.new_zeros(self.padded_filters).index_copy(0, self.slot_index, scale)
+            shift = shift.new_zeros(self.padded_filters).index_copy(0, self.slot_index, shift)
+        weight = weight * scale.view(groups, -1, 1)  # G, widest, c
+        if not torch.is_autocast_enabled(x.device.type):
+            weight, shift = weight.to(x.dtype), shift.to(x.dtype)
+        widest = weight.shape[1]
+        y = torch.baddbmm(shift.view(1, groups, widest, 1).expand(n, -1, -1, -1).reshape(n * groups, widest, 1),
+                          weight.expand(n, -1, -1, -1).reshape(n * groups, widest, c),
+                          x4.reshape(n * groups, c, h * w))  # N*G, widest, HW
+        y = y.view(n, self.padded_filters, h, w)
+        return self.pick(y) if self.pick is not None else y  # N, Fc, H, W (reference order)
+
     def extra_repr(self) -> str:
         return (f"{self.in_channels} -> {self.out_channels}, groups={self.groups}, width={self.width}, "
                 f"forms={'plain' if self.plain else self.forms}")
@@ -235,34 +281,27 @@ class InterleavedGroupedPointwise(nn.Module):
         if plan.l is not None:
             self.l = GroupedConv1x1(plan.l, plan.l_sources, out_channels, bias, implementation)
             self.l_norm = norm()
-        self.fold_pays = fold_pays(in_channels, out_channels)
         self.matmul_on_cpu = "matmul" in (self.k.forms["cpu"], self.l.forms["cpu"] if self.l else None)
         outputs = plan.output_sources
         self.output_gather = None if outputs == tuple(range(out_channels)) else ChannelGather(
             outputs, out_channels)
 
-    def _folds_norm(self, x: torch.Tensor) -> bool:
-        """A dense plan's conv+BN runs as one conv with BN folded in: always in eval; in training on the
-        CPU where the input covariance is cheaper than BN's passes over the output (conv_bn.fold_pays)."""
-        if not (self.k.plain and self.k.bias is None and foldable(self.k_norm)):
-            return False
-        return not self.k_norm.training or (self.fold_pays and x.device.type == "cpu")
-
-    def _post(self, y: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
-        if norm is not None:
-            y = norm(y)
+    def _stage(self, conv: GroupedConv1x1, x: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
+        """act(norm(conv(x))), with BN folded into the conv where that is exact and faster (conv.folds)."""
+        if conv.folds(x, norm):
+            y = conv.forward_folded(x, norm)
+        else:
+            y = conv(x)
+            y = norm(y) if norm is not None else y
         return self.act(y) if self.act is not None else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(self, x, self.in_channels)
         if self.matmul_on_cpu and x.device.type == "cpu":
             x = x.contiguous()  # the batched matmul reads groups as views of NCHW memory
-        if self._folds_norm(x):
-            k = conv1x1_bn(x, self.k.weight.flatten(1), self.k_norm)  # N, Fc, H, W
-            return self.act(k) if self.act is not None else k
-        k = self._post(self.k(x), self.k_norm)  # N, Fc, H, W
+        k = self._stage(self.k, x, self.k_norm)  # N, Fc, H, W
         if self.l is not None:
-            return self._post(self.l(k), self.l_norm) + k  # N, Fc, H, W
+            return self._stage(self.l, k, self.l_norm) + k  # N, Fc, H, W
         if self.output_gather is not None:  # V1 interleaves even without L
             k = self.output_gather(k)
         return k

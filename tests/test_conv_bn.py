@@ -11,6 +11,7 @@ from torch import nn
 
 from igpw_viz import InterleavedGroupedPointwise
 from igpw_viz.conv_bn import BMM_MIN_PIXELS, conv1x1, conv1x1_bn, fold_pays, foldable
+from igpw_viz.reference import oracle_forward
 
 DOUBLE = dict(dtype=torch.float64)
 
@@ -105,7 +106,7 @@ def test_foldable_and_fold_pays_rules():
 def test_dense_plan_layer_equals_conv_bn_silu_in_training_and_eval(ic, fc):
     torch.manual_seed(0)
     layer = InterleavedGroupedPointwise(ic, fc, 16, activation="silu").double()
-    assert layer.plan.is_dense and layer._folds_norm(torch.zeros(1)) == fold_pays(ic, fc)
+    assert layer.plan.is_dense and layer.k.folds(torch.zeros(1, ic, 4, 4), layer.k_norm) == fold_pays(ic, fc)
     plain = nn.Sequential(nn.Conv2d(ic, fc, 1, bias=False), nn.BatchNorm2d(fc, eps=1e-3, momentum=0.01),
                           nn.SiLU()).double()
     plain[0].weight.data.copy_(layer.k.weight)
@@ -151,3 +152,59 @@ def test_folded_path_compiles_without_graph_breaks():
     y.backward(g)
     torch.testing.assert_close(x2.grad, x.grad, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(twin.k_norm.running_mean, layer.k_norm.running_mean, rtol=1e-5, atol=1e-6)
+
+
+def _unfolded_twin(layer):
+    twin = copy.deepcopy(layer)
+    for conv in (twin.k, twin.l):
+        if conv is not None:
+            conv.folds = lambda x, norm: False  # BN on the output, the ordinary way
+    return twin
+
+
+# expansions whose K folds (even and uneven groups, replication), projections whose L folds or not, V1
+FOLD_CASES = [(40, 240, 16, "v2"), (80, 480, 16, "v2"), (37, 100, 5, "v2"), (60, 45, 4, "v1"),
+              (240, 40, 16, "v2"), (672, 112, 16, "v2"), (100, 3, 16, "v2"), (33, 70, 16, "v1")]
+
+
+@pytest.mark.parametrize("ic,fc,ch,scheme", FOLD_CASES)
+def test_folded_grouped_stages_equal_batchnorm_on_the_output(ic, fc, ch, scheme):
+    """Training (values, every gradient, running statistics over two steps) and eval, in float64."""
+    torch.manual_seed(0)
+    layer = InterleavedGroupedPointwise(ic, fc, ch, scheme, activation="silu").double()
+    for norm in (layer.k_norm, layer.l_norm):
+        if norm is not None:
+            with torch.no_grad():
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.uniform_(-0.5, 0.5)
+    twin = _unfolded_twin(layer)
+    for _ in range(2):
+        x = (torch.randn(3, ic, 5, 5, **DOUBLE) + 1.0).requires_grad_()
+        x2 = x.detach().clone().requires_grad_()
+        g = torch.randn(3, fc, 5, 5, **DOUBLE)
+        y, y2 = layer(x), twin(x2)
+        torch.testing.assert_close(y, y2, rtol=1e-9, atol=1e-9)
+        y.backward(g)
+        y2.backward(g)
+        torch.testing.assert_close(x.grad, x2.grad, rtol=1e-8, atol=1e-9)
+        for (name, p), p2 in zip(layer.named_parameters(), twin.parameters(), strict=True):
+            torch.testing.assert_close(p.grad, p2.grad, rtol=1e-8, atol=1e-9, msg=name)
+    for b, b2 in zip(layer.buffers(), twin.buffers(), strict=True):
+        torch.testing.assert_close(b, b2, rtol=1e-10, atol=1e-12)
+    layer.eval()
+    x = torch.randn(2, ic, 4, 4, **DOUBLE)
+    torch.testing.assert_close(layer(x), oracle_forward(layer, x), rtol=1e-10, atol=1e-10)
+
+
+def test_which_stages_fold_in_training():
+    def folding(ic, fc, ch=16, scheme="v2"):
+        layer = InterleavedGroupedPointwise(ic, fc, ch, scheme)
+        k = layer.k.folds(torch.zeros(1, ic, 3, 3), layer.k_norm)
+        return k, layer.l is not None and layer.l.folds(torch.zeros(1, fc, 3, 3), layer.l_norm)
+    assert folding(40, 240) == (True, False)  # K of an expansion: 16 inputs, 80 filters per group
+    assert folding(16, 96) == (True, False)  # a dense plan
+    assert folding(672, 112) == (False, False)  # 3 and 16 filters per group: BN on the output is cheaper
+    assert folding(60, 45, 4, "v1") == (True, True)  # narrow groups: 4 inputs, 3 filters (K) / 3, 3 (L)
+    layer = InterleavedGroupedPointwise(672, 112, 16).eval()  # eval: every matmul stage folds
+    assert layer.k.folds(torch.zeros(1, 672, 3, 3), layer.k_norm) and layer.l.folds(torch.zeros(1, 112, 3, 3),
+                                                                                    layer.l_norm)
