@@ -139,14 +139,15 @@ def test_folded_path_under_bf16_autocast_keeps_fp32_statistics():
     torch.testing.assert_close(layer.k_norm.running_var, ref.k_norm.running_var, rtol=1e-5, atol=1e-6)
 
 
-def test_folded_path_compiles_without_graph_breaks():
+@pytest.mark.parametrize("ic,fc", [(16, 96), (40, 240)])  # dense plan, grouped K with uneven replication
+def test_folded_path_compiles_without_graph_breaks(ic, fc):
     torch.manual_seed(0)
-    layer = InterleavedGroupedPointwise(16, 96, 16, activation="silu")
+    layer = InterleavedGroupedPointwise(ic, fc, 16, activation="silu")
     twin = copy.deepcopy(layer)
     compiled = torch.compile(twin, fullgraph=True)
-    x = torch.randn(2, 16, 32, 32, requires_grad=True)
+    x = torch.randn(2, ic, 32, 32, requires_grad=True)
     x2 = x.detach().clone().requires_grad_()
-    g = torch.randn(2, 96, 32, 32)
+    g = torch.randn(2, fc, 32, 32)
     layer(x).backward(g)
     y = compiled(x2)
     y.backward(g)
