@@ -83,9 +83,10 @@ def bench(size: int, batch: int, n: int, rounds: int, workers: list[int]) -> lis
     y = torch.randint(0, 10, (n,), generator=g)
     cfg = paper_augment("colorectal_histology")  # rotation, shifts, zoom, shear, both flips
     rows = []
-    db = DeviceBatches(x, y, batch, augment=cfg, seed=0, mean=MEAN, std=STD, drop_last=False)
-    label = "fused CPU kernel" if db.uses_cpu_kernel() else "batched affine_grid + grid_sample"
-    rows.append((f"DeviceBatches ({label})", time_iter(lambda: db, n, rounds)))
+    for kernel in (True, False):
+        db = DeviceBatches(x, y, batch, augment=cfg, seed=0, mean=MEAN, std=STD, drop_last=False, cpu_kernel=kernel)
+        label = "fused CPU kernel" if db.uses_cpu_kernel() else "batched affine_grid + grid_sample"
+        rows.append((f"DeviceBatches ({label})", time_iter(lambda db=db: db, n, rounds)))
     ds = PILAugmentDataset(x.permute(0, 2, 3, 1).contiguous().numpy(), y.numpy(), cfg)
     for w in workers:
         dl = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=w, persistent_workers=w > 0)

@@ -1,8 +1,8 @@
-"""Fast exact 1x1 conv (+BatchNorm) on the CPU, used by the layer where its plan keeps a conv dense.
+"""Fast exact 1x1 conv and BatchNorm on the CPU: the layer's dense convs and the BN after its stages.
 
 Two measured facts of this 2-core CPU (benchmarks/conv_bn_bench.py, benchmarks/RESULTS.md):
-- On NCHW maps of at least 32x32 pixels one batched matmul over the batch (`baddbmm`) beats oneDNN's 1x1
-  conv, fwd+bwd, by up to 2.6x with 2 threads; on smaller maps oneDNN wins.
+- On NCHW maps of at least 32x32 pixels one batched matmul over the batch (`baddbmm`) is as fast as
+  oneDNN's 1x1 conv or faster, fwd+bwd (up to 3.6x with 2 threads); on smaller maps oneDNN wins.
 - A training-mode BatchNorm after an expansion costs more than the conv: its statistics, its normalisation
   and their backward are passes over the wide output. The output's batch mean and variance are linear and
   quadratic in the input (mean_y = W mu, var_y = diag(W Sigma W^T)), so they can be computed from the
@@ -37,9 +37,11 @@ def foldable(norm: nn.Module | None) -> bool:
 
 
 def fold_pays(in_channels: int, out_channels: int) -> bool:
-    """Training-time fold is worth it when the input covariance (about 3 x Ic^2 MACs per pixel, fwd+bwd)
-    is cheaper than the passes BN makes over the Fc output channels (about 5 passes of ~10 MACs each on
-    this CPU: 80 GFLOP/s against 15 GB/s per thread): expansions such as 16->96, not projections."""
+    """Whether folding a training-mode BN pays, per group: the input covariance costs about Ic^2 MACs per
+    pixel (fwd+bwd a few times that) against BN's passes over the Fc outputs. The constant is measured
+    (benchmarks/conv_bn_bench.py, layer_bench.py): 8 folds the expansions (16->96, 24->144, K of 40->240:
+    16 inputs, 80 filters per group) and keeps BN where groups have 16 inputs and <= 16 filters (16 made
+    those L stages slower)."""
     return in_channels * in_channels <= FOLD_MAC_PER_PASS * out_channels
 
 
