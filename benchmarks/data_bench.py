@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import math
 import os
 import platform
@@ -91,6 +92,8 @@ def bench(size: int, batch: int, n: int, rounds: int, workers: list[int]) -> lis
     for w in workers:
         dl = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=w, persistent_workers=w > 0)
         rows.append((f"DataLoader + per-image PIL, num_workers={w}", time_iter(lambda dl=dl: dl, n, rounds)))
+        del dl  # shut the persistent workers down now, not during the next measurement
+        gc.collect()
     return rows
 
 

@@ -168,3 +168,17 @@ def test_kept_batches_are_never_overwritten_and_streaming_reuses_buffers():
         pointers.add(xb.data_ptr())
     assert len({xb.data_ptr() for xb, _ in kept}) == 5  # five distinct buffers for five kept batches
     assert len(pointers) < 5  # one at a time: buffers come back
+
+
+def test_spare_byte_source_gives_the_same_batches():
+    """padded_channels_last lets the kernel read every pixel with one 4-byte load; results are identical."""
+    x, _ = _data(5, 13)
+    padded = warp.padded_channels_last(x)
+    assert torch.equal(padded, x) and padded.is_contiguous(memory_format=torch.channels_last)
+    assert padded.untyped_storage().nbytes() > padded.numel()
+    cfg = paper_augment("malaria")
+    theta = affine_matrices(cfg, augment_params(cfg, 5, torch.Generator().manual_seed(3)))
+    theta[4] = torch.tensor([[1.0, 0.0, 0.95], [0.0, 1.0, 0.95]])  # the very last pixel
+    args = (torch.tensor([4, 3, 2, 1, 4]), theta, torch.full((3,), 0.1), torch.zeros(3), 13, True)
+    exact = warp.warp_u8(x.contiguous(memory_format=torch.channels_last), *args)
+    assert torch.equal(warp.warp_u8(padded, *args), exact)

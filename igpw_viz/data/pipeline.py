@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .registry import get_spec
 from .views import ImageView
-from .warp import OutputPool, cpu_warp_available, warp_u8
+from .warp import OutputPool, cpu_warp_available, padded_channels_last, warp_u8
 
 __all__ = ["AugmentConfig", "paper_augment", "augment_params", "affine_matrices", "DeviceBatches"]
 
@@ -166,8 +166,8 @@ class DeviceBatches:
             if t.dtype != torch.uint8:
                 raise ValueError(f"images must be uint8, got {t.dtype}")
             self.data = t.to(self.device)  # (N, 3, H, W) uint8, resident
-            if self.device.type == "cpu":  # pixels' channels together: what the CPU kernel reads
-                self.data = self.data.contiguous(memory_format=torch.channels_last)
+            if self.device.type == "cpu":  # pixels' channels together (+ spare bytes): what the CPU kernel reads
+                self.data = padded_channels_last(self.data)
             self.labels_dev = self.labels.to(self.device)
         elif self.view is None:
             self.view = ImageView(np.asarray(images))
@@ -211,7 +211,7 @@ class DeviceBatches:
         if self.device.type == "cuda":
             x = x.pin_memory()
         else:
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = padded_channels_last(x)
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def transform(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:

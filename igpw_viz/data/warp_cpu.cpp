@@ -30,9 +30,12 @@ inline int64_t floor_int(float v) {  // std::floor is a libm call on baseline x8
 template <int K>
 inline __m128 lane(__m128 v) { return _mm_shuffle_ps(v, v, _MM_SHUFFLE(K, K, K, K)); }
 
-inline __m128i load32(const uint8_t* p, const uint8_t* end) {  // 4 bytes, or 3 at the buffer's end
+// 4 bytes from p (a pixel and the next byte). kChecked: the source has no spare byte after its end, so
+// the last pixel is read as 3 bytes; unchecked is much faster (the compiler keeps one plain load).
+template <bool kChecked>
+inline __m128i load32(const uint8_t* p, const uint8_t* end) {
   int32_t v;
-  if (p + 4 <= end) {
+  if (!kChecked || p + 4 <= end) {
     std::memcpy(&v, p, 4);
   } else {
     v = p[0] | (p[1] << 8) | (p[2] << 16);
@@ -44,11 +47,12 @@ constexpr float kQ = 16384.0f;  // horizontal weights in Q14: exact to 3e-5, pro
 
 // One pixel: horizontal interpolation of the two source rows in 16-bit integers (pmaddwd of the
 // interleaved left/right bytes with the packed weights (1-dx, dx)), vertical in float, then normalise.
+template <bool kChecked>
 inline __m128 bilinear_q14(const uint8_t* r0, const uint8_t* r1, int64_t xl, int64_t xr, int32_t packed, __m128 dy,
                            __m128 scale_q, __m128 shift4, const uint8_t* end) {
   const __m128i zero = _mm_setzero_si128(), weights = _mm_set1_epi32(packed);
-  const __m128i top = _mm_unpacklo_epi8(_mm_unpacklo_epi8(load32(r0 + xl, end), load32(r0 + xr, end)), zero);
-  const __m128i bot = _mm_unpacklo_epi8(_mm_unpacklo_epi8(load32(r1 + xl, end), load32(r1 + xr, end)), zero);
+  const __m128i top = _mm_unpacklo_epi8(_mm_unpacklo_epi8(load32<kChecked>(r0 + xl, end), load32<kChecked>(r0 + xr, end)), zero);
+  const __m128i bot = _mm_unpacklo_epi8(_mm_unpacklo_epi8(load32<kChecked>(r1 + xl, end), load32<kChecked>(r1 + xr, end)), zero);
   const __m128 t = _mm_cvtepi32_ps(_mm_madd_epi16(top, weights));  // R, G, B of the upper row (x kQ)
   const __m128 b = _mm_cvtepi32_ps(_mm_madd_epi16(bot, weights));
   return _mm_add_ps(_mm_mul_ps(_mm_add_ps(t, _mm_mul_ps(_mm_sub_ps(b, t), dy)), scale_q), shift4);
@@ -58,6 +62,7 @@ inline int32_t pack_weights(int32_t right) { return (static_cast<int32_t>(kQ) - 
 
 // One output row with border padding, pixels [j_begin, j_end): coordinates, clamping and weights for four
 // pixels at a time as 4-lane vectors.
+template <bool kChecked>
 void border_row_sse2(const uint8_t* img, const uint8_t* src_end, int64_t width, int64_t height, float x_start,
                      float y_start, float x_slope, float y_slope, int64_t j_begin, int64_t j_end, int64_t size,
                      __m128 scale4, __m128 shift4, float* o) {
@@ -69,8 +74,7 @@ void border_row_sse2(const uint8_t* img, const uint8_t* src_end, int64_t width, 
   const int64_t row = width * 3;
   alignas(16) int32_t xl[4], xr[4], yt[4], yb[4], packed[4];
   int64_t j = j_begin;
-  // "<": pixel j + 4 exists, so lane 3 of the last store lands in a slot written later, never past the row
-  for (; j + 4 < j_end || (j + 4 == j_end && j_end < size); j += 4) {
+  for (; j + 4 <= j_end; j += 4) {
     const __m128 jv = _mm_add_ps(_mm_set1_ps(static_cast<float>(j)), steps);
     const __m128 ix = _mm_min_ps(_mm_max_ps(_mm_add_ps(xs, _mm_mul_ps(jv, xsl)), zero), xmax);
     const __m128 iy = _mm_min_ps(_mm_max_ps(_mm_add_ps(ys, _mm_mul_ps(jv, ysl)), zero), ymax);
@@ -85,13 +89,16 @@ void border_row_sse2(const uint8_t* img, const uint8_t* src_end, int64_t width, 
     _mm_store_si128(reinterpret_cast<__m128i*>(packed), _mm_or_si128(left, _mm_slli_epi32(right, 16)));
     const __m128 dy = _mm_sub_ps(iy, fy0);
 #define IGPW_PIXEL(K)                                                                                            \
-  _mm_storeu_ps(o + 3 * (j + K), bilinear_q14(img + yt[K] * row, img + yb[K] * row, xl[K] * 3, xr[K] * 3,          \
-                                              packed[K], lane<K>(dy), scale_q, shift4, src_end));
-    IGPW_PIXEL(0)
-    IGPW_PIXEL(1)
-    IGPW_PIXEL(2)
-    IGPW_PIXEL(3)
+  bilinear_q14<kChecked>(img + yt[K] * row, img + yb[K] * row, xl[K] * 3, xr[K] * 3, packed[K], lane<K>(dy), scale_q, shift4, \
+               src_end)
+    const __m128 p0 = IGPW_PIXEL(0), p1 = IGPW_PIXEL(1), p2 = IGPW_PIXEL(2), p3 = IGPW_PIXEL(3);
 #undef IGPW_PIXEL
+    // four [r g b -] pixels -> three vectors of 12 consecutive floats: r0 g0 b0 r1 | g1 b1 r2 g2 | b2 r3 g3 b3
+    const __m128 b0r1 = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(0, 0, 2, 2));  // b0 b0 r1 r1
+    const __m128 b2r3 = _mm_shuffle_ps(p2, p3, _MM_SHUFFLE(0, 0, 2, 2));  // b2 b2 r3 r3
+    _mm_storeu_ps(o + 3 * j, _mm_shuffle_ps(p0, b0r1, _MM_SHUFFLE(2, 0, 1, 0)));
+    _mm_storeu_ps(o + 3 * j + 4, _mm_shuffle_ps(p1, p2, _MM_SHUFFLE(1, 0, 2, 1)));
+    _mm_storeu_ps(o + 3 * j + 8, _mm_shuffle_ps(b2r3, p3, _MM_SHUFFLE(2, 1, 2, 0)));
   }
   for (; j < j_end; ++j) {  // the tail, one pixel at a time, same arithmetic
     const float ix = std::min(std::max(x_start + j * x_slope, 0.0f), static_cast<float>(width - 1));
@@ -100,7 +107,7 @@ void border_row_sse2(const uint8_t* img, const uint8_t* src_end, int64_t width, 
     const int64_t x1 = std::min(x0 + 1, width - 1), y1 = std::min(y0 + 1, height - 1);
     const int32_t right = _mm_cvtss_si32(_mm_set_ss((ix - x0) * kQ));
     alignas(16) float v[4];
-    _mm_store_ps(v, bilinear_q14(img + y0 * row, img + y1 * row, x0 * 3, x1 * 3, pack_weights(right),
+    _mm_store_ps(v, bilinear_q14<kChecked>(img + y0 * row, img + y1 * row, x0 * 3, x1 * 3, pack_weights(right),
                                  _mm_set1_ps(iy - y0), scale_q, shift4, src_end));
     o[3 * j] = v[0], o[3 * j + 1] = v[1], o[3 * j + 2] = v[2];
   }
@@ -115,6 +122,7 @@ struct Warp {
   float* out;
   int64_t height, width, size;
   bool border, portable;  // portable: skip the SSE2 path (tests cover the code non-x86 machines run)
+  bool spare_byte;        // the source's storage has at least one byte after its last pixel
 };
 
 // Source coordinates of output row i of image b are affine in the output column j: start + j * slope.
@@ -178,8 +186,9 @@ void warp_tile(const Warp& w, int64_t t, int64_t tiles_per_image) {
       float* o = w.out + (b * w.size + i) * w.size * 3;
 #if defined(__SSE2__)
       if (w.border && !w.portable) {
-        border_row_sse2(img, w.src_end, w.width, w.height, m.x_start, m.y_start, m.x_slope, m.y_slope, j0, j1, w.size,
-                        scale4, shift4, o);
+        auto row = w.spare_byte ? border_row_sse2<false> : border_row_sse2<true>;
+        row(img, w.src_end, w.width, w.height, m.x_start, m.y_start, m.x_slope, m.y_slope, j0, j1, w.size, scale4,
+            shift4, o);
         continue;
       }
 #endif
@@ -217,7 +226,8 @@ at::Tensor affine_bilinear_u8(const at::Tensor& src, const at::Tensor& index, co
   }
   const Warp w{src.data_ptr<uint8_t>(), src.data_ptr<uint8_t>() + src.numel(), idx, theta.data_ptr<float>(),
                scale.data_ptr<float>(), shift.data_ptr<float>(), out.data_ptr<float>(), src.size(2), src.size(3),
-               size, border, portable};
+               size, border, portable,
+               src.storage().nbytes() >= static_cast<size_t>(src.storage_offset() + src.numel() + 1)};
   const int64_t tiles_per_image = (size + kTileRows - 1) / kTileRows, tiles = batch * tiles_per_image;
   // Tiles are handed out one at a time, so a core slowed by other work simply takes fewer of them.
   std::atomic<int64_t> next{0};
