@@ -21,7 +21,10 @@ from torch import nn
 
 from igpw_viz.conv_bn import BMM_MIN_PIXELS, conv1x1_bn, fold_pays
 
-from .layer_bench import b0_cases
+try:
+    from .layer_bench import b0_cases
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from layer_bench import b0_cases
 
 
 def timed(fns: dict, rounds: int) -> dict[str, float]:

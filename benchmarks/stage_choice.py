@@ -18,7 +18,10 @@ import torch
 from igpw_viz.layers import GroupedConv1x1, choose_implementation
 from igpw_viz.plan import plan_pointwise
 
-from .layer_bench import b0_cases
+try:
+    from .layer_bench import b0_cases
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from layer_bench import b0_cases
 
 
 def stage_time(module: GroupedConv1x1, x: torch.Tensor, grad: torch.Tensor) -> float:
