@@ -20,10 +20,13 @@ BMM_MIN_PIXELS = 32 * 32  # smallest H*W where baddbmm beat oneDNN's NCHW 1x1 co
 FOLD_MAC_PER_PASS = 8  # fold training BN when in_channels**2 <= this x out_channels (see fold_pays)
 
 
-def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """y = weight @ x per pixel (weight: out x in), as baddbmm on large contiguous CPU maps, else a conv."""
+def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+            prefer_bmm: bool = False) -> torch.Tensor:
+    """y = weight @ x per pixel (weight: out x in), as baddbmm on large contiguous CPU maps, else a conv.
+    ``prefer_bmm``: baddbmm on any contiguous CPU map larger than 1x1 (small weights: it wins at every size)."""
     n, c, h, w = x.shape
-    if x.device.type == "cpu" and h * w >= BMM_MIN_PIXELS and x.is_contiguous():
+    large = h * w >= BMM_MIN_PIXELS or (prefer_bmm and h * w > 1)
+    if x.device.type == "cpu" and large and x.is_contiguous():
         x3 = x.view(n, c, h * w)  # N, C, HW
         batched = weight.expand(n, -1, -1)  # N, F, C (a view)
         y = torch.bmm(batched, x3) if bias is None else torch.baddbmm(bias.view(1, -1, 1), batched, x3)

@@ -33,17 +33,24 @@ def make_activation(activation: str | nn.Module | None) -> nn.Module | None:
                      f"got {activation!r}")
 
 
+SMALL_DENSE_WEIGHTS = 2048  # CPU: a stage whose dense weight is at most this many entries runs dense
+
+
 def choose_implementation(stage: GroupedStage, device: str = "cpu") -> str:
     """Pick the form of a stage: "matmul" (gather, one batched matmul over groups, gather), "grouped"
     (the same with a grouped conv) or "dense" (block-diagonal dense weight: all Ic*Fc MACs, no gathers).
 
-    Measured on this 2-core CPU (benchmarks/stage_choice.py, fwd+bwd): the batched matmul beats oneDNN's
-    NCHW grouped conv on every B0 stage (up to 2.5x) and the dense form everywhere. CUDA is not measured
-    here: cuDNN's grouped conv is the default there.
+    Measured on this 2-core CPU, fwd+bwd (benchmarks/stage_choice.py): the batched matmul beats oneDNN's
+    NCHW grouped conv on every B0 stage (up to 2.5x). Small stages (dense weight <= 2,048 entries, e.g. L
+    of 144->40: 40 x 40) run dense as one batched matmul: their gathers cost more than the extra MACs
+    (L of 96->24 @56: 0.79 vs 1.35 ms with 2 threads). CUDA is not measured here: cuDNN's grouped conv is
+    the default there.
     """
     if stage.is_dense:
         return "dense"
-    return "matmul" if device == "cpu" else "grouped"
+    if device != "cpu":
+        return "grouped"
+    return "dense" if stage.in_channels * stage.out_channels <= SMALL_DENSE_WEIGHTS else "matmul"
 
 
 class _ChannelGather(torch.autograd.Function):
@@ -180,7 +187,7 @@ class GroupedConv1x1(nn.Module):
             return conv1x1(x, self.weight.flatten(1), self.bias)
         form = self.forms.get(x.device.type, self.forms["cuda"])
         if form == "dense":
-            return conv1x1(x, self.dense_weight(), self.bias)
+            return conv1x1(x, self.dense_weight(), self.bias, prefer_bmm=True)
         if self.read is not None:
             x = self.read(x)  # N, G*c, H, W
         weight, bias = self.weight.flatten(1), self.bias  # Fc x c

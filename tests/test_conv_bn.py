@@ -205,7 +205,8 @@ def test_which_stages_fold_in_training():
     assert folding(40, 240) == (True, False)  # K of an expansion: 16 inputs, 80 filters per group
     assert folding(16, 96) == (True, False)  # a dense plan
     assert folding(672, 112) == (False, False)  # 3 and 16 filters per group: BN on the output is cheaper
-    assert folding(60, 45, 4, "v1") == (True, True)  # narrow groups: 4 inputs, 3 filters (K) / 3, 3 (L)
+    assert folding(120, 90, 4, "v1") == (True, True)  # narrow groups: 4 inputs per group in K and L
+    assert folding(60, 45, 4, "v1") == (True, False)  # L is 45 x 45: small enough to run dense, unfolded
     layer = InterleavedGroupedPointwise(672, 112, 16).eval()  # eval: every matmul stage folds
     assert layer.k.folds(torch.zeros(1, 672, 3, 3), layer.k_norm) and layer.l.folds(torch.zeros(1, 112, 3, 3),
                                                                                     layer.l_norm)
