@@ -107,7 +107,12 @@ def _update_running_stats(norm: nn.BatchNorm2d, mean: torch.Tensor, var: torch.T
 
 def conv1x1_bn(x: torch.Tensor, weight: torch.Tensor, norm: nn.BatchNorm2d) -> torch.Tensor:
     """BatchNorm2d(conv1x1(x, weight)) with BN folded into the conv (``foldable(norm)`` must hold)."""
-    folded_weight, folded_bias = folded_weight_and_bias(x, weight, norm)
-    if not torch.is_autocast_enabled(x.device.type):  # autocast casts for the matmul itself
-        folded_weight, folded_bias = folded_weight.to(x.dtype), folded_bias.to(x.dtype)
-    return conv1x1(x, folded_weight, folded_bias)
+    return conv1x1(x, *for_input(x, *folded_weight_and_bias(x, weight, norm)))
+
+
+def for_input(x: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Folded weights and biases (computed in fp32/fp64) in ``x``'s dtype, unless autocast is on: it casts
+    them for the matmul itself."""
+    if torch.is_autocast_enabled(x.device.type):
+        return tensors
+    return tuple(t.to(x.dtype) for t in tensors)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conv_bn import conv1x1, conv1x1_bn, fold_pays, foldable, norm_scale_shift, output_stats
+from .conv_bn import conv1x1, conv1x1_bn, fold_pays, foldable, for_input, norm_scale_shift, output_stats
 from .plan import GroupedStage, PointwisePlan, plan_pointwise
 
 IMPLEMENTATIONS = ("auto", "matmul", "grouped", "dense")
@@ -190,9 +190,7 @@ class GroupedConv1x1(nn.Module):
             return conv1x1(x, self.dense_weight(), self.bias, prefer_bmm=True)
         if self.read is not None:
             x = self.read(x)  # N, G*c, H, W
-        weight, bias = self.weight.flatten(1), self.bias  # Fc x c
-        if self.slot_index is not None:  # uneven groups: pad to the widest group with zero filters
-            weight = weight.new_zeros(self.padded_filters, self.width).index_copy(0, self.slot_index, weight)
+        weight, bias = self._to_slots(self.weight.flatten(1)), self.bias  # G*widest x c
         n, _, h, w = x.shape
         if form == "matmul":
             groups = self.groups
@@ -204,6 +202,13 @@ class GroupedConv1x1(nn.Module):
         if self.pick is not None:
             y = self.pick(y)  # N, Fc, H, W (reference order)
         return y if bias is None else y + bias.view(1, -1, 1, 1)
+
+    def _to_slots(self, t: torch.Tensor) -> torch.Tensor:
+        """Rows of ``t`` (one per real filter, reference order) placed in the stage's padded slots: uneven
+        groups are padded to the widest group with zero rows (never stored as parameters)."""
+        if self.slot_index is None:
+            return t
+        return t.new_zeros(self.padded_filters, *t.shape[1:]).index_copy(0, self.slot_index, t)
 
     def folds(self, x: torch.Tensor, norm: nn.Module | None) -> bool:
         """Whether ``forward_folded`` runs this stage with ``norm``: in eval always (BN is then a scale
@@ -225,10 +230,7 @@ class GroupedConv1x1(nn.Module):
         n, _, h, w = x.shape
         groups, c = self.groups, self.width
         x4 = x.reshape(n, groups, c, h * w)  # N, G, c, HW
-        weight = self.weight.flatten(1)  # Fc x c
-        if self.slot_index is not None:  # uneven groups: pad to the widest group with zero filters
-            weight = weight.new_zeros(self.padded_filters, c).index_copy(0, self.slot_index, weight)
-        weight = weight.view(groups, -1, c)  # G, widest, c
+        weight = self._to_slots(self.weight.flatten(1)).view(groups, -1, c)  # G, widest, c
         if norm.training:
             mean, var, count = output_stats(x4, weight)  # G, widest (padded slots included)
             mean, var = mean.flatten(), var.flatten()
@@ -237,12 +239,8 @@ class GroupedConv1x1(nn.Module):
             scale, shift = norm_scale_shift(norm, mean, var, count)
         else:
             scale, shift = norm_scale_shift(norm)
-        if self.slot_index is not None:  # back to padded slots (pad filters: weight 0, shift 0)
-            scale = scale.new_zeros(self.padded_filters).index_copy(0, self.slot_index, scale)
-            shift = shift.new_zeros(self.padded_filters).index_copy(0, self.slot_index, shift)
-        weight = weight * scale.view(groups, -1, 1)  # G, widest, c
-        if not torch.is_autocast_enabled(x.device.type):
-            weight, shift = weight.to(x.dtype), shift.to(x.dtype)
+        scale, shift = self._to_slots(scale), self._to_slots(shift)  # pad filters: weight 0, shift 0
+        weight, shift = for_input(x, weight * scale.view(groups, -1, 1), shift)  # G, widest, c; G*widest
         widest = weight.shape[1]
         y = torch.baddbmm(shift.view(1, groups, widest, 1).expand(n, -1, -1, -1).reshape(n * groups, widest, 1),
                           weight.expand(n, -1, -1, -1).reshape(n * groups, widest, c),

@@ -21,7 +21,7 @@ _state: dict[str, object] = {}
 
 
 def cpu_warp_available() -> bool:
-    """Build (first call, about a minute) or load the kernel; False, with one warning, if that fails."""
+    """Build (first call, about 6 s here) or load the kernel; False, with one warning, if that fails."""
     if "ok" not in _state:
         _state["ok"] = _build()
     return bool(_state["ok"])
