@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from igpw_viz.conv_bn import BMM_MIN_PIXELS, conv1x1_bn, fold_pays
+from igpw_viz.nn.fast.conv_bn import BMM_MIN_PIXELS, conv1x1_bn, fold_pays
 
 try:
     from .layer_bench import b0_cases

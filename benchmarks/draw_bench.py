@@ -22,11 +22,11 @@ import networkx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from igpw_viz.architecture import b0_pointwise_shapes  # noqa: E402
-from igpw_viz.draw import draw_wiring, plan_rows  # noqa: E402
-from igpw_viz.draw_network import network_report  # noqa: E402
-from igpw_viz.graph import wiring_graph  # noqa: E402
-from igpw_viz.plan import plan_pointwise  # noqa: E402
+from igpw_viz.core.architecture import b0_pointwise_shapes  # noqa: E402
+from igpw_viz.core.plan import plan_pointwise  # noqa: E402
+from igpw_viz.viz.graph import wiring_graph  # noqa: E402
+from igpw_viz.viz.network import network_report  # noqa: E402
+from igpw_viz.viz.wiring import draw_wiring, plan_rows  # noqa: E402
 
 TARGET_S = 1.0
 

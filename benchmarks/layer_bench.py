@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from igpw_viz.architecture import b0_blocks, b0_pointwise_shapes
-from igpw_viz.layers import InterleavedGroupedPointwise, make_activation
-from igpw_viz.reference import StraightforwardPort, oracle_forward
+from igpw_viz.core.architecture import b0_blocks, b0_pointwise_shapes
+from igpw_viz.nn.layer import InterleavedGroupedPointwise, make_activation
+from igpw_viz.nn.oracle import StraightforwardPort, oracle_forward
 
 # regime -> (input size, batch size on CPU, batch size on CUDA, strides skipped at the start like kEffNet)
 REGIMES = {"224": (224, 8, 64, 0), "cifar": (32, 64, 256, 3)}

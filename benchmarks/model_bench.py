@@ -22,8 +22,8 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from igpw_viz.counting import count_macs, count_parameters
-from igpw_viz.models import ConvBNAct, EfficientNet, MBConv, efficientnet_b0, keffnet_b0
+from igpw_viz.nn.counting import count_macs, count_parameters
+from igpw_viz.nn.models import ConvBNAct, EfficientNet, MBConv, efficientnet_b0, keffnet_b0
 
 # name -> builder(skip_strides). With skipped strides (the paper's 32x32 CIFAR kEffNet) the baseline is
 # the same skeleton with dense 1x1 convs (4,020,358 parameters, like EfficientNet-B0).

@@ -15,8 +15,9 @@ import time
 
 import torch
 
-from igpw_viz.layers import GroupedConv1x1, choose_implementation
-from igpw_viz.plan import plan_pointwise
+from igpw_viz.core.plan import plan_pointwise
+from igpw_viz.nn.fast.stage import FastStage, choose_implementation
+from igpw_viz.nn.layer import GroupedPointwiseConv
 
 try:
     from .layer_bench import b0_cases
@@ -24,9 +25,9 @@ except ImportError:  # run as a script: python benchmarks/<name>.py
     from layer_bench import b0_cases
 
 
-def stage_time(module: GroupedConv1x1, x: torch.Tensor, grad: torch.Tensor) -> float:
+def stage_time(module: FastStage, conv: GroupedPointwiseConv, x: torch.Tensor, grad: torch.Tensor) -> float:
     t0 = time.perf_counter()
-    module(x).backward(grad)
+    module(x, conv.weight, conv.bias).backward(grad)
     return time.perf_counter() - t0
 
 
@@ -50,16 +51,17 @@ def main(argv: list[str] | None = None) -> None:
         for name, stage, reads, width in stages:
             if stage.is_dense:
                 continue
-            forms = {f: GroupedConv1x1(stage, reads, width, False, f) for f in ("matmul", "grouped", "dense")}
+            forms = {f: FastStage(stage, reads, width, f) for f in ("matmul", "grouped", "dense")}
+            conv = GroupedPointwiseConv(stage, bias=False)
             x = torch.randn(args.batch, width, case.size, case.size, requires_grad=True)
             grad = torch.randn(args.batch, stage.out_channels, case.size, case.size)
             best = {f: float("inf") for f in forms}
             for _ in range(2):
                 for m in forms.values():
-                    stage_time(m, x, grad)
+                    stage_time(m, conv, x, grad)
             for _ in range(args.rounds):
                 for f, m in forms.items():
-                    best[f] = min(best[f], stage_time(m, x, grad))
+                    best[f] = min(best[f], stage_time(m, conv, x, grad))
             winner = min(best, key=best.get)
             print(f"| {name} | {case.label} | {stage.groups} | {stage.inputs_per_group} | "
                   f"{len(stage.replicated)} | {stage.uneven_groups} | {1e3 * best['matmul']:.2f} | "

@@ -24,9 +24,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from igpw_viz.counting import count_macs, count_parameters  # noqa: E402
 from igpw_viz.data import DeviceBatches  # noqa: E402
 from igpw_viz.data.views import DatasetSplits, ImageView, Split  # noqa: E402
+from igpw_viz.nn.counting import count_macs, count_parameters  # noqa: E402
 from igpw_viz.training.build import build_model  # noqa: E402
 from igpw_viz.training.config import TrainConfig, parse_model_tag  # noqa: E402
 

@@ -1,19 +1,32 @@
 """igpw_viz: interleaved grouped pointwise convolutions without divisibility constraints.
 
-Plans (pure Python index maths), a fast PyTorch layer, kEffNet-B0, drawings, widgets, datasets and
-training for the method of Schwarz Schuler et al., Entropy 2022.
+Plans (pure Python index maths), a readable PyTorch layer with fast forms behind it, EfficientNet-B0 and
+kEffNet-B0, drawings, widgets, datasets and training for the method of Schwarz Schuler et al., Entropy
+2022 (`docs/algorithm.md`). The package is layered: ``core`` (pure Python) <- ``nn`` (torch) <- ``viz``,
+``data``, ``training``. ``import igpw_viz`` loads no torch: the torch-based names load on first use.
 """
 
-from .plan import GroupedStage, PointwisePlan, plan_pointwise
+from .core.plan import SCHEMES, GroupedStage, PointwisePlan, plan_pointwise
 
 __version__ = "0.1.0"
-__all__ = ["GroupedStage", "InterleavedGroupedPointwise", "PointwisePlan", "plan_pointwise"]
+
+_LAZY = {  # name -> module that defines it (imported on first access)
+    "InterleavedGroupedPointwise": "igpw_viz.nn.layer",
+    "efficientnet_b0": "igpw_viz.nn.models",
+    "keffnet_b0": "igpw_viz.nn.models",
+    "count_parameters": "igpw_viz.nn.counting",
+    "count_macs": "igpw_viz.nn.counting",
+}
+__all__ = ["SCHEMES", "GroupedStage", "PointwisePlan", "plan_pointwise", *_LAZY]
 
 
 def __getattr__(name: str):
-    """Import the torch-based layer lazily, so the pure plan works without loading torch."""
-    if name == "InterleavedGroupedPointwise":
-        from .layers import InterleavedGroupedPointwise
+    if name in _LAZY:
+        import importlib
 
-        return InterleavedGroupedPointwise
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'igpw_viz' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -95,11 +95,11 @@ def _overrides(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from . import results
     from .training import distributed as D
-    from .training.checkpoint import new_run_dir, unique_run_dir
+    from .training import results
     from .training.config import parse_model_tag, preset
     from .training.loop import TrainingInterrupted
+    from .training.runs import LAST, METRICS, choose_run_dir
 
     tags = [t for t in a.models.split(",") if t.strip()]
     if not tags:
@@ -122,25 +122,16 @@ def cmd_train(a: argparse.Namespace) -> int:
             return 0
         group = None
         if info.is_main:
-            base = a.name or f"{configs[0].dataset}-compare"
-            if a.resume:
-                if not a.name:
-                    raise ValueError("--resume needs --name (the comparison folder to continue)")
-                group = root / a.name
-                if not group.is_dir():
-                    raise FileNotFoundError(f"nothing to resume: {group} does not exist")
-            elif a.name:
-                group = new_run_dir(root / a.name, overwrite=a.overwrite)
-            else:
-                group = unique_run_dir(root, base)
+            group = choose_run_dir(root, a.name, f"{configs[0].dataset}-compare", resume=a.resume,
+                                   overwrite=a.overwrite, needs=None)
         group = Path(D.broadcast_object(str(group) if group else None, info))
         runs = []
         for cfg in configs:
             sub = group / cfg.tag
-            if (sub / "metrics.json").is_file() and a.resume:
+            if (sub / METRICS).is_file() and a.resume:
                 runs.append(sub)
                 continue
-            resume_this = a.resume and (sub / "last.pt").is_file()
+            resume_this = a.resume and (sub / LAST).is_file()
             from .training.loop import train
 
             try:
@@ -162,7 +153,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
-    from . import results
+    from .training import results
 
     runs = results.load_runs(a.paths)
     print(results.format_table(results.compare_runs(runs)))
@@ -179,14 +170,14 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 
 def cmd_plan(a: argparse.Namespace) -> int:
-    from .plan import plan_pointwise
+    from .core.plan import plan_pointwise
 
     print(plan_pointwise(a.ic, a.fc, a.ch, a.scheme).describe())
     return 0
 
 
 def cmd_summary(a: argparse.Namespace) -> int:
-    from .counting import count_macs, count_parameters, format_pointwise_table, pointwise_table
+    from .nn.counting import count_macs, count_parameters, format_pointwise_table, pointwise_table
     from .training.build import build_model
     from .training.config import TrainConfig, parse_model_tag
 

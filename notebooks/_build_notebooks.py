@@ -5,7 +5,7 @@ and code in one reviewable place. Run ``python notebooks/_build_notebooks.py`` a
 ``nbstripout notebooks/*.ipynb`` (the script already writes them without outputs).
 
 Conventions: every notebook starts with exactly one setup cell (imports, the ``SMOKE`` switch, inline
-plots, seeds); figures come from library functions (``igpw_viz.draw*``) and are shown by ending a cell with
+plots, seeds); figures come from library functions (``igpw_viz.viz.wiring*``) and are shown by ending a cell with
 ``fig`` (never pyplot); numbers that matter are checked with ``assert`` lines; cells that demonstrate an
 error carry the ``raises-exception`` tag.
 """
@@ -65,11 +65,11 @@ convolutions. That is why the paper (Schwarz Schuler et al., *Entropy* 2022) att
 from matplotlib.figure import Figure
 from torch import nn
 
-from igpw_viz.architecture import b0_blocks, b0_pointwise_shapes
-from igpw_viz.counting import count_parameters, pointwise_table
-from igpw_viz.draw import PALETTE
-from igpw_viz.draw_network import non_pointwise_parameters
-from igpw_viz.models import efficientnet_b0
+from igpw_viz.core.architecture import b0_blocks, b0_pointwise_shapes
+from igpw_viz.nn.counting import count_parameters, pointwise_table
+from igpw_viz.viz.wiring import PALETTE
+from igpw_viz.viz.network import non_pointwise_parameters
+from igpw_viz.nn.models import efficientnet_b0
 ''')),
     md("""
 ## A 1x1 convolution is a matrix multiplication per pixel
@@ -108,7 +108,7 @@ pointwise one grows with the *product* `Ic * Fc`. In the deep stages of Efficien
 ## One MBConv block, counted by hand
 
 Block 6a of EfficientNet-B0 takes 112 channels, expands them six-fold to 672, runs a 5x5 depthwise
-convolution, and projects down to 192 channels. The architecture table in `igpw_viz.architecture` holds
+convolution, and projects down to 192 channels. The architecture table in `igpw_viz.core.architecture` holds
 exactly these numbers.
 """),
     code('''
@@ -210,8 +210,9 @@ group **count**: do not mix them up.
 from torch import nn
 
 from igpw_viz import plan_pointwise
-from igpw_viz.architecture import b0_pointwise_shapes
-from igpw_viz.draw import draw_connectivity, draw_wiring
+from igpw_viz.core.architecture import b0_pointwise_shapes
+from igpw_viz.viz.connectivity import draw_connectivity
+from igpw_viz.viz.wiring import draw_wiring
 ''')),
     md("""
 ## Grouping: cheaper, but blind
@@ -347,7 +348,8 @@ import math
 from matplotlib.figure import Figure
 
 from igpw_viz import plan_pointwise
-from igpw_viz.draw import draw_v1_vs_v2, draw_wiring
+from igpw_viz.viz.connectivity import draw_v1_vs_v2
+from igpw_viz.viz.wiring import draw_wiring
 ''')),
     md("""
 ## The V2 rules in four lines
@@ -487,8 +489,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from igpw_viz import InterleavedGroupedPointwise
-from igpw_viz.counting import count_parameters
-from igpw_viz.reference import StraightforwardPort, oracle_forward
+from igpw_viz.nn.counting import count_parameters
+from igpw_viz.nn.oracle import StraightforwardPort, oracle_forward
 ''')),
     md("""
 ## Building the block
@@ -631,9 +633,10 @@ you release them). In the web book the widget cells are shown but not run (their
 open the notebook in JupyterLab to use them.
 """),
     code(setup('''
-from igpw_viz.draw import layer_report
-from igpw_viz.draw_network import PUBLISHED, network_report
-from igpw_viz.widgets import explore_layer, explore_network
+from igpw_viz.viz.connectivity import layer_report
+from igpw_viz.core.paper import PUBLISHED_PARAMETERS as PUBLISHED
+from igpw_viz.viz.network import network_report
+from igpw_viz.viz.widgets import explore_layer, explore_network
 ''')),
     md("""
 ## One layer
@@ -694,9 +697,10 @@ by the block of notebook 4), read its per-layer table, and reproduce the paper's
 counts for V1 and V2 at `Ch = 16` and `Ch = 32`.
 """),
     code(setup('''
-from igpw_viz.counting import count_macs, count_parameters, format_pointwise_table, pointwise_table
-from igpw_viz.draw_network import PUBLISHED, draw_network_layers, draw_network_totals
-from igpw_viz.models import efficientnet_b0, keffnet_b0
+from igpw_viz.nn.counting import count_macs, count_parameters, format_pointwise_table, pointwise_table
+from igpw_viz.core.paper import PUBLISHED_PARAMETERS as PUBLISHED
+from igpw_viz.viz.network import draw_network_layers, draw_network_totals
+from igpw_viz.nn.models import efficientnet_b0, keffnet_b0
 ''')),
     md("""
 ## Building the model
@@ -796,11 +800,11 @@ pixels), read the learning curves, and compare accuracy and parameters. Everythi
     code(setup("""
 import tempfile
 
-from igpw_viz.digits import load_digits_splits
-from igpw_viz.draw import draw_samples
-from igpw_viz.draw_network import PUBLISHED
-from igpw_viz.results import load_run, plot_learning_curves
-from igpw_viz.train import preset, train
+from igpw_viz.data.digits import load_digits_splits
+from igpw_viz.viz.samples import draw_samples
+from igpw_viz.core.paper import PUBLISHED_PARAMETERS as PUBLISHED
+from igpw_viz.training.results import load_run, plot_learning_curves
+from igpw_viz.training import preset, train
 """)),
     md("""
 ## The data
@@ -899,9 +903,9 @@ import tempfile
 
 from igpw_viz.data import load_dataset, override
 from igpw_viz.data.fixtures import make_fixture_root
-from igpw_viz.draw import draw_samples
-from igpw_viz.results import paper_accuracies
-from igpw_viz.train import preset, train
+from igpw_viz.viz.samples import draw_samples
+from igpw_viz.core.paper import paper_accuracies
+from igpw_viz.training import preset, train
 """)),
         md("""
 ## Getting the data
@@ -982,7 +986,7 @@ assert all(0.0 <= r.metrics["test_acc"] <= 1.0 for r in results.values())
 {paper}
 """),
         code(f"""
-# published test accuracies (%), one run each: igpw_viz.results.PAPER_RESULTS
+# published test accuracies (%), one run each: igpw_viz.core.paper.PAPER_RESULTS
 PAPER_TEST_ACC = paper_accuracies(NAME)
 print(f"{{'model':9s}} {{'ours':>8s}} {{'paper':>8s}}")
 for tag, r in results.items():
@@ -1034,7 +1038,7 @@ NOTEBOOKS["11_results.ipynb"] = [
     md("""
 # 11. Results across runs and datasets
 
-**Learning goal.** You will read run folders back (`igpw_viz.results`), put the runs side by side in one
+**Learning goal.** You will read run folders back (`igpw_viz.training.results`), put the runs side by side in one
 table, and draw learning curves and accuracy against parameters next to the paper's published points.
 
 After notebooks 8-10 in full mode, the run folders are under `runs/` next to the notebooks. In smoke mode
@@ -1045,9 +1049,10 @@ to show.
 import tempfile
 from pathlib import Path
 
-from igpw_viz.results import PAPER_CIFAR10, compare_runs, format_table, load_runs
-from igpw_viz.results import plot_accuracy_vs_parameters, plot_learning_curves
-from igpw_viz.train import preset, train
+from igpw_viz.core.paper import PAPER_CIFAR10
+from igpw_viz.training.results import compare_runs, format_table, load_runs
+from igpw_viz.training.results import plot_accuracy_vs_parameters, plot_learning_curves
+from igpw_viz.training import preset, train
 """)),
     code('''
 runs_folder = Path("runs")

@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from igpw_viz.draw import draw_wiring  # noqa: E402
-from igpw_viz.plan import plan_pointwise  # noqa: E402
+from igpw_viz.core.plan import plan_pointwise  # noqa: E402
+from igpw_viz.viz.wiring import draw_wiring  # noqa: E402
 
 
 def main() -> Path:

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--no-first-run"]
 NOTEBOOK = {
     "cells": [{"cell_type": "code", "execution_count": None, "id": "explore", "metadata": {}, "outputs": [],
-               "source": ["from igpw_viz.widgets import explore_layer\n",
+               "source": ["from igpw_viz.viz.widgets import explore_layer\n",
                           "explore_layer(40, 24, 16, 'v2')"]}],
     "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
                                 "name": "python3"}},

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from igpw_viz import InterleavedGroupedPointwise
-from igpw_viz.conv_bn import BMM_MIN_PIXELS, conv1x1, conv1x1_bn, fold_pays, foldable
-from igpw_viz.reference import oracle_forward
+from igpw_viz.nn.fast.conv_bn import BMM_MIN_PIXELS, conv1x1, conv1x1_bn, fold_pays, foldable
+from igpw_viz.nn.oracle import oracle_forward
 
 DOUBLE = dict(dtype=torch.float64)
 
@@ -106,7 +106,7 @@ def test_foldable_and_fold_pays_rules():
 def test_dense_plan_layer_equals_conv_bn_silu_in_training_and_eval(ic, fc):
     torch.manual_seed(0)
     layer = InterleavedGroupedPointwise(ic, fc, 16, activation="silu").double()
-    assert layer.plan.is_dense and layer.k.folds(torch.zeros(1, ic, 4, 4), layer.k_norm) == fold_pays(ic, fc)
+    assert layer.plan.is_dense and layer.fast.k.folds(torch.zeros(1, ic, 4, 4), layer.k_norm, None) == fold_pays(ic, fc)
     plain = nn.Sequential(nn.Conv2d(ic, fc, 1, bias=False), nn.BatchNorm2d(fc, eps=1e-3, momentum=0.01),
                           nn.SiLU()).double()
     plain[0].weight.data.copy_(layer.k.weight)
@@ -200,13 +200,13 @@ def test_folded_grouped_stages_equal_batchnorm_on_the_output(ic, fc, ch, scheme)
 def test_which_stages_fold_in_training():
     def folding(ic, fc, ch=16, scheme="v2"):
         layer = InterleavedGroupedPointwise(ic, fc, ch, scheme)
-        k = layer.k.folds(torch.zeros(1, ic, 3, 3), layer.k_norm)
-        return k, layer.l is not None and layer.l.folds(torch.zeros(1, fc, 3, 3), layer.l_norm)
+        k = layer.fast.k.folds(torch.zeros(1, ic, 3, 3), layer.k_norm, None)
+        return k, layer.l is not None and layer.fast.l.folds(torch.zeros(1, fc, 3, 3), layer.l_norm, None)
     assert folding(40, 240) == (True, False)  # K of an expansion: 16 inputs, 80 filters per group
     assert folding(16, 96) == (True, False)  # a dense plan
     assert folding(672, 112) == (False, False)  # 3 and 16 filters per group: BN on the output is cheaper
     assert folding(120, 90, 4, "v1") == (True, True)  # narrow groups: 4 inputs per group in K and L
     assert folding(60, 45, 4, "v1") == (True, False)  # L is 45 x 45: small enough to run dense, unfolded
     layer = InterleavedGroupedPointwise(672, 112, 16).eval()  # eval: every matmul stage folds
-    assert layer.k.folds(torch.zeros(1, 672, 3, 3), layer.k_norm) and layer.l.folds(torch.zeros(1, 112, 3, 3),
-                                                                                    layer.l_norm)
+    assert layer.fast.k.folds(torch.zeros(1, 672, 3, 3), layer.k_norm, None)
+    assert layer.fast.l.folds(torch.zeros(1, 112, 3, 3), layer.l_norm, None)

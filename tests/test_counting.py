@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from igpw_viz.architecture import b0_pointwise_shapes
-from igpw_viz.counting import count_macs, count_parameters, format_pointwise_table, pointwise_table
-from igpw_viz.models import efficientnet_b0, keffnet_b0
-from igpw_viz.plan import plan_pointwise
+from igpw_viz.core.architecture import b0_pointwise_shapes
+from igpw_viz.core.plan import plan_pointwise
+from igpw_viz.nn.counting import count_macs, count_parameters, format_pointwise_table, pointwise_table
+from igpw_viz.nn.models import efficientnet_b0, keffnet_b0
 
 
 @pytest.mark.parametrize(("classes", "expected"), [(1000, 5_288_548), (10, 4_020_358), (8, 4_017_796),

@@ -6,19 +6,11 @@ import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 
-from igpw_viz.draw import (
-    CHANNEL_LIMIT,
-    MAX_CHANNELS,
-    dependency_matrices,
-    draw_connectivity,
-    draw_samples,
-    draw_v1_vs_v2,
-    draw_wiring,
-    layer_report,
-    wiring_positions,
-)
-from igpw_viz.draw_network import (
-    PUBLISHED,
+from igpw_viz.core.paper import PUBLISHED_PARAMETERS as PUBLISHED
+from igpw_viz.core.plan import plan_pointwise
+from igpw_viz.viz.connectivity import dependency_matrices, draw_connectivity, draw_v1_vs_v2, layer_report
+from igpw_viz.viz.graph import group_graph, wiring_graph
+from igpw_viz.viz.network import (
     draw_network_layers,
     draw_network_totals,
     layer_counts,
@@ -27,8 +19,8 @@ from igpw_viz.draw_network import (
     non_pointwise_parameters,
     pointwise_weights,
 )
-from igpw_viz.graph import group_graph, wiring_graph
-from igpw_viz.plan import plan_pointwise
+from igpw_viz.viz.samples import draw_samples
+from igpw_viz.viz.wiring import CHANNEL_LIMIT, MAX_CHANNELS, draw_wiring, wiring_positions
 
 
 def _edge_collections(ax):

@@ -5,8 +5,8 @@ import random
 import networkx as nx
 import pytest
 
-from igpw_viz.graph import edges_of_kind, group_graph, nodes_of_layer, reachability, wiring_graph
-from igpw_viz.plan import plan_pointwise
+from igpw_viz.core.plan import plan_pointwise
+from igpw_viz.viz.graph import edges_of_kind, group_graph, nodes_of_layer, reachability, wiring_graph
 
 
 def _random_plans(n, seed=0, high=80):

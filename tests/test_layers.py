@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from igpw_viz import InterleavedGroupedPointwise, plan_pointwise
-from igpw_viz.reference import StraightforwardPort, oracle_forward
+from igpw_viz.nn.oracle import StraightforwardPort, oracle_forward
 
 # Shapes that exercise every branch: uneven splits, replication in K and L, groups capped by Fc,
 # a step that does not divide Fc, Fc <= Ch (dense L), expansions, dense plans, V1 with and without L.
@@ -101,7 +101,7 @@ def test_parameter_count_equals_formula(ic, fc, ch, scheme, batch_norm, bias):
 
 def test_dense_plan_is_a_plain_conv():
     layer = _layer(16, 96, 16, "v2", bias=False)
-    assert layer.plan.is_dense and layer.l is None and layer.k.plain
+    assert layer.plan.is_dense and layer.l is None and layer.fast.k.plain
     assert sum(p.numel() for p in layer.parameters()) == 16 * 96 + 2 * 96
 
 

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from igpw_viz.architecture import b0_pointwise_shapes
-from igpw_viz.plan import plan_pointwise
+from igpw_viz.core.architecture import b0_pointwise_shapes
+from igpw_viz.core.plan import plan_pointwise
 
 # (Ic, Fc, Ch): dense weights, V1 weights, V2 weights  -- algorithm.md, "Worked examples"
 WORKED = {

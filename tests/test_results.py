@@ -4,7 +4,8 @@ import json
 
 from matplotlib.figure import Figure
 
-from igpw_viz import results
+from igpw_viz.core import paper
+from igpw_viz.training import results
 from igpw_viz.training.checkpoint import write_history
 
 
@@ -46,32 +47,32 @@ def test_missing_runs_is_a_clear_error(tmp_path):
 
 
 def test_paper_results_hold_every_published_accuracy():
-    acc = {(p.dataset, p.tag, p.epochs, p.tta): p.accuracy for p in results.PAPER_RESULTS}
-    assert len(acc) == len(results.PAPER_RESULTS) == 16
-    assert results.paper_accuracies("cifar10") == {
+    acc = {(p.dataset, p.tag, p.epochs, p.tta): p.accuracy for p in paper.PAPER_RESULTS}
+    assert len(acc) == len(paper.PAPER_RESULTS) == 16
+    assert paper.paper_accuracies("cifar10") == {
         "baseline": 93.33, "v1-16": 92.46, "v2-16": 92.61, "v1-32": 93.61, "v2-32": 93.67,
         "v2-2": 84.36, "v2-4": 87.66, "v2-8": 90.53}
-    assert results.paper_accuracies("cifar10", 180) == {"baseline": 94.86, "v2-32": 94.45}
+    assert paper.paper_accuracies("cifar10", 180) == {"baseline": 94.86, "v2-32": 94.45}
     assert acc[("cifar10", "v2-32", 180, True)] == 94.95
-    assert results.paper_accuracies("colorectal_histology") == {"baseline": 97.61, "v2-16": 97.62}
-    assert results.paper_accuracies("malaria") == {"baseline": 97.39, "v2-16": 97.61, "v2-32": 97.57}
-    assert results.paper_accuracies("digits") == {}
+    assert paper.paper_accuracies("colorectal_histology") == {"baseline": 97.61, "v2-16": 97.62}
+    assert paper.paper_accuracies("malaria") == {"baseline": 97.39, "v2-16": 97.61, "v2-32": 97.57}
+    assert paper.paper_accuracies("digits") == {}
     # the old name keeps its five CIFAR-10 points
-    assert results.PAPER_CIFAR10 == (("EfficientNet-B0", 4_020_358, 93.33), ("V1-16", 639_702, 92.46),
+    assert paper.PAPER_CIFAR10 == (("EfficientNet-B0", 4_020_358, 93.33), ("V1-16", 639_702, 92.46),
                                      ("V2-16", 623_226, 92.61), ("V1-32", 1_059_202, 93.61),
                                      ("V2-32", 950_650, 93.67))
 
 
 def test_paper_parameter_counts_match_the_models():
-    from igpw_viz.counting import count_parameters
-    from igpw_viz.models import efficientnet_b0, keffnet_b0
+    from igpw_viz.nn.counting import count_parameters
+    from igpw_viz.nn.models import efficientnet_b0, keffnet_b0
 
     classes = {"cifar10": 10, "colorectal_histology": 8, "malaria": 2}
     spec_counts = {("baseline", 10): 4_020_358, ("baseline", 8): 4_017_796, ("baseline", 2): 4_010_110,
                    ("v1-16", 10): 639_702, ("v2-16", 10): 623_226, ("v1-32", 10): 1_059_202,
                    ("v2-32", 10): 950_650}
     built: dict = {}
-    for p in results.PAPER_RESULTS:
+    for p in paper.PAPER_RESULTS:
         n = classes[p.dataset]
         if (p.tag, n) in spec_counts:
             assert p.params == spec_counts[(p.tag, n)], p

@@ -7,18 +7,18 @@ import warnings
 import pytest
 import torch
 
+from igpw_viz.data.digits import load_digits_splits
 from igpw_viz.data.fixtures import load_smoke_dataset
-from igpw_viz.digits import load_digits_splits
-from igpw_viz.train import (
+from igpw_viz.training import (
     ConfigMismatch,
     NonFiniteLoss,
     RunFolderExists,
     TrainConfig,
     TrainingInterrupted,
     load_checkpoint,
+    loop,
     train,
 )
-from igpw_viz.training import loop
 
 TINY = dict(dataset="digits", model="keffnet_b0", channels_per_group=8, image_size=8, skip_strides=2,
             batch_size=8, limit_train_batches=2, limit_eval_batches=1, progress=False, augment="none",

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from igpw_viz.train import CyclicLR, CyclicSchedule, TrainConfig, parse_model_tag, preset
+from igpw_viz.training import CyclicLR, CyclicSchedule, TrainConfig, parse_model_tag, preset
 
 
 def hand(epoch: int, period: int, floor: float | None = None) -> float:

@@ -3,7 +3,7 @@
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from igpw_viz.widgets import (
+from igpw_viz.viz.widgets import (
     MAX_CHANNELS_PER_GROUP,
     MAX_LAYER_CHANNELS,
     explore_layer,

@@ -20,7 +20,7 @@ from .download import (
     ensure_writable_dir,
     verify_file,
 )
-from .registry import MALARIA_PATIENT_CSVS, REGISTRY, get_spec
+from .registry import MALARIA_PATIENT_CSVS, dataset_names, get_spec
 
 __all__ = ["download_cli", "fetch"]
 
@@ -31,6 +31,8 @@ def fetch(name: str, root: str | os.PathLike[str] | None = None, *,
     """Make the registered archive of ``name`` present and verified in ``<root>/<name>/``: download it,
     or copy in ``archive`` (which must match the registered SHA-256). Returns its path."""
     spec = get_spec(name)
+    if spec.archive is None:
+        raise ValueError(f"{spec.name} is embedded ({spec.citation}): there is nothing to download")
     dest = data_dir(root) / spec.name
     if archive is not None:
         src = Path(archive).expanduser()
@@ -51,7 +53,7 @@ def fetch(name: str, root: str | os.PathLike[str] | None = None, *,
 def download_cli(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (without the ``download`` word) and fetch; returns a process exit code."""
     ap = argparse.ArgumentParser(prog="igpw_viz download", description="Fetch and verify a course dataset.")
-    ap.add_argument("--dataset", choices=[*REGISTRY, "all"], help="dataset to fetch")
+    ap.add_argument("--dataset", choices=[*dataset_names(downloadable=True), "all"], help="dataset to fetch")
     ap.add_argument("--root", help="data folder (default $IGPW_DATA_DIR, else the XDG cache folder)")
     ap.add_argument("--archive", help="an archive you already have (verified, then copied into place)")
     ap.add_argument("--patient-csvs", action="store_true",
@@ -59,14 +61,14 @@ def download_cli(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list datasets, sizes, SHA-256 and URLs")
     args = ap.parse_args(list(argv) if argv is not None else None)
     if args.list or not args.dataset:
-        for s in REGISTRY.values():
+        for s in map(get_spec, dataset_names(downloadable=True)):
             a = s.archive
             print(f"{s.name:22s} {a.size or 0:>13,d} B  sha256 {a.sha256}\n{'':22s} {a.url}")
         print(f"data folder: {data_dir(args.root)}")
         return 0
     if args.archive and args.dataset == "all":
         ap.error("--archive needs a single --dataset")
-    names = list(REGISTRY) if args.dataset == "all" else [args.dataset]
+    names = list(dataset_names(downloadable=True)) if args.dataset == "all" else [args.dataset]
     try:
         for n in names:
             path = fetch(n, args.root, archive=args.archive)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.files import atomic_write_text
 from .registry import RemoteFile
 
 __all__ = [
@@ -120,18 +121,8 @@ def verify_file(path: str | os.PathLike[str], remote: RemoteFile, *, progress: b
                             f"(corrupted or a different file); {remote.url}")
     with contextlib.suppress(OSError):  # the stamp is an optimisation; a read-only folder is fine
         rec = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
-        _atomic_write_text(stamp, json.dumps(rec))
+        atomic_write_text(stamp, json.dumps(rec))
     return digest
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def ensure_writable_dir(folder: Path, what: str = "data folder") -> Path:

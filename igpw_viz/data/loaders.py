@@ -84,7 +84,8 @@ def load_dataset(name: str | DatasetSpec, root: str | os.PathLike[str] | None = 
                  cache: bool | str | os.PathLike[str] = True, offline: bool | None = None,
                  progress: bool = True, workers: int | None = None,
                  download_config: DownloadConfig | None = None) -> DatasetSplits:
-    """Load ``cifar10``, ``colorectal_histology`` or ``malaria`` (or a ``DatasetSpec``) as uint8 images.
+    """Load ``cifar10``, ``colorectal_histology`` or ``malaria`` (or a ``DatasetSpec``) as uint8 images;
+    ``digits`` (embedded) returns its seeded stratified 60/20/20 split and ignores the other options.
 
     ``root``: the data folder (else ``$IGPW_DATA_DIR``, else the XDG cache); it may also hold the extracted
     dataset. ``archive``: a file (or extracted folder) the user already has; a file that is not the
@@ -98,6 +99,10 @@ def load_dataset(name: str | DatasetSpec, root: str | os.PathLike[str] | None = 
     puts the cache there; False decodes into RAM every time.
     """
     spec = get_spec(name)
+    if spec.layout == "embedded":  # the digits: in memory, nothing to download, decode or cache
+        from .digits import load_digits_splits
+
+        return load_digits_splits(seed)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if image_size is not None and (not isinstance(image_size, int) or image_size < 8):

@@ -8,6 +8,8 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..core.paper import DATASET_ALIASES
+
 __all__ = [
     "RemoteFile",
     "DatasetSpec",
@@ -40,18 +42,22 @@ class RemoteFile:
             raise ValueError(f"RemoteFile.size must be >= 0, got {self.size}")
 
 
+LAYOUTS = ("cifar-pickle", "image-folders", "embedded")
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """A dataset: its archive, class names in label order and layout.
 
-    ``layout`` is ``"cifar-pickle"`` (a tar.gz of Python pickles) or ``"image-folders"`` (a zip holding
-    ``top_folder/<class_folder>/<image files>``). ``class_folders`` are the folder names, in label order;
+    ``layout`` is ``"cifar-pickle"`` (a tar.gz of Python pickles), ``"image-folders"`` (a zip holding
+    ``top_folder/<class_folder>/<image files>``) or ``"embedded"`` (no download: the digits that ship
+    with scikit-learn, see ``digits.py``). ``class_folders`` are the folder names, in label order;
     ``classes`` the human-readable names. ``per_class`` is the real count per class (train+test for CIFAR's
     50,000/10,000 see ``train_count``/``test_count``); other counts only warn.
     """
 
     name: str
-    archive: RemoteFile
+    archive: RemoteFile | None  # None: an embedded dataset (shipped inside an installed package)
     classes: tuple[str, ...]
     layout: str
     top_folder: str
@@ -65,9 +71,10 @@ class DatasetSpec:
     licence: str = ""
 
     def __post_init__(self) -> None:
-        if self.layout not in ("cifar-pickle", "image-folders"):
-            raise ValueError(f"DatasetSpec.layout must be 'cifar-pickle' or 'image-folders', "
-                             f"got {self.layout!r}")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"DatasetSpec.layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if (self.archive is None) != (self.layout == "embedded"):
+            raise ValueError("DatasetSpec.archive must be None exactly for the 'embedded' layout")
         if self.layout == "image-folders" and len(self.class_folders) != len(self.classes):
             raise ValueError("DatasetSpec.class_folders must name one folder per class")
         if not self.name or "/" in self.name:
@@ -158,14 +165,23 @@ MALARIA_PATIENT_CSVS: tuple[RemoteFile, ...] = (
     ),
 )
 
-REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in (CIFAR10, COLORECTAL, MALARIA)}
-_ALIASES = {"cifar-10": "cifar10", "colorectal": "colorectal_histology", "kather": "colorectal_histology",
-            "kather2016": "colorectal_histology", "colorectal-histology": "colorectal_histology"}
+DIGITS = DatasetSpec(
+    name="digits",
+    archive=None,
+    classes=tuple(str(i) for i in range(10)),
+    layout="embedded",
+    top_folder="",
+    default_image_size=8,
+    citation="UCI optical recognition of handwritten digits, as shipped by scikit-learn (load_digits)",
+    licence="CC BY 4.0",
+)
+
+REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in (DIGITS, CIFAR10, COLORECTAL, MALARIA)}
 
 
-def dataset_names() -> tuple[str, ...]:
-    """The registered dataset names."""
-    return tuple(REGISTRY)
+def dataset_names(downloadable: bool = False) -> tuple[str, ...]:
+    """The registered dataset names (``downloadable``: only those fetched from the network)."""
+    return tuple(n for n, s in REGISTRY.items() if not downloadable or s.archive is not None)
 
 
 def get_spec(name_or_spec: str | DatasetSpec) -> DatasetSpec:
@@ -175,7 +191,7 @@ def get_spec(name_or_spec: str | DatasetSpec) -> DatasetSpec:
     if not isinstance(name_or_spec, str):
         raise TypeError(f"dataset name must be a str or DatasetSpec, got {type(name_or_spec).__name__}")
     key = name_or_spec.strip().lower()
-    key = _ALIASES.get(key, key)
+    key = DATASET_ALIASES.get(key, key)
     if key not in REGISTRY:
         raise ValueError(f"unknown dataset name {name_or_spec!r}; known: {', '.join(REGISTRY)}")
     return REGISTRY[key]

@@ -3,45 +3,26 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..data import AugmentConfig, DatasetSplits, DeviceBatches, load_dataset, paper_augment
 from ..data.views import ImageView
-from ..models import EfficientNet, efficientnet_b0, keffnet_b0
+from ..nn.models import EfficientNet, efficientnet_b0, keffnet_b0
 from .config import TrainConfig
 
-__all__ = ["build_model", "load_splits", "train_augment", "skip_baseline_strides"]
-
-
-def skip_baseline_strides(model: EfficientNet, skip: int) -> EfficientNet:
-    """Scale EfficientNet-B0 to small images the way kEffNet's ``skip_strides`` does: the stem and then the
-    first strided depthwise convs get stride 1 (parameters unchanged; torchvision's symmetric padding)."""
-    if skip <= 0:
-        return model
-    convs = [model.features[0][0]] + [m for m in model.features.modules()
-                                       if isinstance(m, nn.Conv2d) and m.groups > 1 and m.stride == (2, 2)]
-    for conv in convs[:skip]:
-        conv.stride = (1, 1)
-    model.skip_strides = skip
-    model.min_image_size = max(1, model.min_image_size >> skip)
-    return model
+__all__ = ["build_model", "load_splits", "train_augment"]
 
 
 def build_model(cfg: TrainConfig, num_classes: int) -> EfficientNet:
     """EfficientNet-B0 or kEffNet-B0 for ``cfg`` (the same ``skip_strides`` for both, see config)."""
     extra = {k: v for k, v in (("dropout", cfg.dropout), ("bn_momentum", cfg.bn_momentum)) if v is not None}
     if cfg.model == "efficientnet_b0":
-        return skip_baseline_strides(efficientnet_b0(num_classes, **extra), cfg.skip_strides)
+        return efficientnet_b0(num_classes, cfg.skip_strides, **extra)
     return keffnet_b0(num_classes, cfg.channels_per_group, cfg.scheme, cfg.skip_strides, **extra)
 
 
 def load_splits(cfg: TrainConfig, *, progress: bool = True) -> DatasetSplits:
-    """The dataset's train/val/test splits as uint8 images (digits from scikit-learn; others through
-    ``load_dataset``, at their native size for CIFAR and 224 for colorectal/malaria)."""
-    if cfg.dataset == "digits":
-        from ..digits import load_digits_splits
-
-        return load_digits_splits(cfg.seed)
+    """The dataset's train/val/test splits as uint8 images, through ``load_dataset`` (digits from
+    scikit-learn; CIFAR at its native size; colorectal/malaria at the training size)."""
     size = None if cfg.dataset == "cifar10" else cfg.image_size  # CIFAR is upsampled on the device
     return load_dataset(cfg.dataset, cfg.data_root, split=cfg.split, seed=cfg.seed, image_size=size,
                         offline=cfg.offline, progress=progress)

@@ -1,84 +1,29 @@
-"""Run folders and checkpoints: atomic writes, ``weights_only=True`` reads, resume checks.
-
-A run folder ``runs/<name>/`` holds ``config.json``, ``history.csv``, ``last.pt`` (everything needed to
-resume: model, optimizer, scheduler, RNG states, epoch, best metric, history, config), ``best.pt`` (the
-best-validation weights), ``metrics.json`` (written at the end) and ``status.json``.
-"""
+"""Checkpoints and the files of a run folder (`runs.py` says which): atomic writes, ``weights_only=True``
+reads, resume checks. ``last.pt`` holds everything needed to resume: model, optimizer, scheduler, RNG
+states, epoch, best metric, history and config."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["RunFolderExists", "ConfigMismatch", "new_run_dir", "unique_run_dir", "atomic_write_bytes",
-           "atomic_write_text", "write_json", "save_checkpoint", "load_checkpoint", "write_history",
+from ..core.files import atomic_write_bytes, atomic_write_text
+
+__all__ = ["ConfigMismatch", "write_json", "save_checkpoint", "load_checkpoint", "write_history",
            "read_history", "check_resumable"]
-
-
-class RunFolderExists(ValueError):
-    """The run folder exists and neither --resume nor --overwrite was given."""
 
 
 class ConfigMismatch(ValueError):
     """A checkpoint was written by another configuration."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path`` (never half-written)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
 def write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def new_run_dir(path: Path, *, overwrite: bool = False) -> Path:
-    """Create ``path``; an existing folder with run files is an error unless ``overwrite``."""
-    path = Path(path)
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise RunFolderExists(f"run folder {path} already exists; pass --resume to continue it, "
-                                  f"--overwrite to replace it, or choose another --name")
-        for name in ("config.json", "history.csv", "last.pt", "best.pt", "metrics.json", "status.json"):
-            (path / name).unlink(missing_ok=True)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def unique_run_dir(root: Path, base: str) -> Path:
-    """``root/base``, or ``root/base-2``, ``-3``... : the first name not taken (never overwrites)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    for k in range(1, 100000):
-        cand = root / (base if k == 1 else f"{base}-{k}")
-        try:
-            cand.mkdir()
-            return cand
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"no free run name under {root}")
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

@@ -18,15 +18,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.architecture import min_image_size
+from ..core.paper import CIFAR10_BASELINE_PROTOCOL, DATASET_ALIASES, DATASETS, PROTOCOLS
+from ..core.plan import SCHEMES
 from .schedule import CyclicSchedule
 
 __all__ = ["TrainConfig", "preset", "DATASETS", "MODELS", "parse_model_tag", "model_tag", "IDENTITY_EXEMPT"]
 
-DATASETS = ("digits", "cifar10", "colorectal_histology", "malaria")
-DATASET_ALIASES = {"colorectal": "colorectal_histology", "kather": "colorectal_histology", "cifar": "cifar10",
-                   "cifar-10": "cifar10"}
 MODELS = ("efficientnet_b0", "keffnet_b0")
-SCHEMES = ("v1", "v2", "dense")
 SELECT = ("val_acc", "val_loss")
 AUGMENTS = ("paper", "none", "light")
 SPLITS = ("paper", "stratified", "patient")
@@ -100,9 +99,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if not isinstance(self.image_size, int) or self.image_size < 8:
             raise ValueError(f"image_size must be an integer >= 8, got {self.image_size!r}")
-        if not isinstance(self.skip_strides, int) or not 0 <= self.skip_strides <= 5:
-            raise ValueError(f"skip_strides must be an integer in 0..5, got {self.skip_strides!r}")
-        min_size = 32 >> self.skip_strides
+        min_size = min_image_size(self.skip_strides)  # ValueError for a bad skip_strides
         if self.image_size < min_size:
             raise ValueError(f"image_size {self.image_size} is too small for skip_strides={self.skip_strides} "
                              f"(needs >= {min_size})")
@@ -181,35 +178,15 @@ def parse_model_tag(tag: str) -> dict[str, Any]:
     return {"model": "keffnet_b0", "scheme": m.group(1), "channels_per_group": int(m.group(2))}
 
 
-# The paper's protocol per dataset (training-and-data.md); "digits" is this project's embedded default,
-# sized to finish in about a minute per model on 2 CPU cores.
-_PRESETS: dict[str, dict[str, Any]] = {
-    "cifar10": dict(epochs=50, batch_size=64, lr_period=25, lr_floor=None, select_metric="val_acc",
-                    image_size=32, skip_strides=3, augment="paper", split="paper"),
-    "colorectal_histology": dict(epochs=1000, batch_size=64, lr_period=25, lr_floor=2.5245e-4,
-                                 select_metric="val_loss", image_size=224, skip_strides=0, augment="paper",
-                                 split="paper"),
-    "malaria": dict(epochs=75, batch_size=64, lr_period=25, lr_floor=2.5245e-4, select_metric="val_loss",
-                    image_size=224, skip_strides=0, augment="paper", split="paper"),
-    # digits: 8x8 upsampled to 16x16 on the device; skip_strides=1 for both models so the last maps are
-    # 1x1 but the early stages see 15-16 px; one short cycle of the schedule (period 15,
-    # 1e-3 rising to 2e-3 at epoch 2, then x0.85 per epoch);
-    # torchvision-style BN momentum 0.1 so the running statistics settle within a few hundred steps.
-    "digits": dict(epochs=15, batch_size=64, lr_period=15, lr_rise_epochs=3, lr_floor=None,
-                   select_metric="val_acc", image_size=16, skip_strides=1, augment="none",
-                   split="stratified", bn_momentum=0.1),
-}
-
-
 def preset(dataset: str = "digits", model: str = "keffnet_b0", **overrides: Any) -> TrainConfig:
     """The paper's settings for ``dataset`` and ``model`` (a name or a tag such as ``v2-32``), then
     ``overrides``. CIFAR-10's baseline runs at 224x224 (upsampled) with all strides, as in the paper."""
     ds = DATASET_ALIASES.get(dataset, dataset)
-    if ds not in _PRESETS:
+    if ds not in PROTOCOLS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    fields: dict[str, Any] = {"dataset": ds, **_PRESETS[ds]}
+    fields: dict[str, Any] = {"dataset": ds, **PROTOCOLS[ds]}
     fields.update(parse_model_tag(model) if model not in MODELS else {"model": model})
     if ds == "cifar10" and fields["model"] == "efficientnet_b0":
-        fields.update(image_size=224, skip_strides=0)
+        fields.update(CIFAR10_BASELINE_PROTOCOL)
     fields.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**fields)

@@ -24,20 +24,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..counting import count_macs, count_parameters
 from ..data import DatasetSplits
+from ..nn.counting import count_macs, count_parameters
 from . import distributed as D
 from .build import build_model, load_splits, make_batches
-from .checkpoint import (
-    check_resumable,
-    load_checkpoint,
-    new_run_dir,
-    save_checkpoint,
-    unique_run_dir,
-    write_history,
-    write_json,
-)
+from .checkpoint import check_resumable, load_checkpoint, save_checkpoint, write_history, write_json
 from .config import TrainConfig
+from .runs import BEST, CONFIG, HISTORY, LAST, METRICS, STATUS, choose_run_dir
 from .schedule import CyclicLR
 
 __all__ = ["train", "evaluate", "RunResult", "NonFiniteLoss", "TrainingInterrupted", "default_run_name"]
@@ -125,20 +118,11 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
 
 def _prepare_run_dir(cfg: TrainConfig, run_dir: Path | None, runs_root: Path, name: str | None,
                      resume: bool, overwrite: bool, info: D.DistInfo) -> Path:
+    """Rank 0 chooses (and creates) the folder; every rank gets its path."""
     path: Path | None = None
     if info.is_main:
-        if run_dir is None and name is not None:
-            run_dir = runs_root / name
-        if resume:
-            if run_dir is None:
-                raise ValueError("--resume needs the run folder (--name or --run-dir)")
-            if not (Path(run_dir) / "last.pt").is_file():
-                raise FileNotFoundError(f"nothing to resume: {Path(run_dir) / 'last.pt'} does not exist")
-            path = Path(run_dir)
-        elif run_dir is None:
-            path = unique_run_dir(runs_root, default_run_name(cfg))
-        else:
-            path = new_run_dir(Path(run_dir), overwrite=overwrite)
+        root, name = (run_dir.parent, run_dir.name) if run_dir is not None else (runs_root, name)
+        path = choose_run_dir(root, name, default_run_name(cfg), resume=resume, overwrite=overwrite)
     return Path(D.broadcast_object(str(path) if path else None, info))
 
 
@@ -199,8 +183,8 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
     start_epoch, history = 0, []
     best = {"metric": cfg.select_metric, "value": None, "epoch": -1}
     if resume:
-        ckpt = load_checkpoint(path / "last.pt")
-        check_resumable(ckpt.get("config_identity", {}), cfg.identity(), path / "last.pt")
+        ckpt = load_checkpoint(path / LAST)
+        check_resumable(ckpt.get("config_identity", {}), cfg.identity(), path / LAST)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
@@ -208,7 +192,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
         start_epoch, history, best = ckpt["epoch"] + 1, list(ckpt["history"]), dict(ckpt["best"])
         _log(f"resuming {path} at epoch {start_epoch + 1}/{cfg.epochs}", info)
     elif info.is_main:
-        write_json(path / "config.json", {"config": cfg.as_dict(), "params": params, "macs": macs,
+        write_json(path / CONFIG, {"config": cfg.as_dict(), "params": params, "macs": macs,
                                           "num_classes": splits.num_classes, "classes": list(splits.classes),
                                           "world_size": info.world_size, "device": str(device)})
 
@@ -257,10 +241,10 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
             history.append(row)
             if info.is_main:
                 if improved:
-                    save_checkpoint(path / "best.pt", {"model": model.state_dict(), "epoch": epoch,
+                    save_checkpoint(path / BEST, {"model": model.state_dict(), "epoch": epoch,
                                                        "best": best, "config_identity": cfg.identity()})
-                save_checkpoint(path / "last.pt", checkpoint_state(epoch))
-                write_history(path / "history.csv", history)
+                save_checkpoint(path / LAST, checkpoint_state(epoch))
+                write_history(path / HISTORY, history)
             _log(f"epoch {epoch + 1:>3}/{cfg.epochs}  lr {lr:.2e}  train loss {tr['loss']:.4f} acc "
                  f"{tr['acc']:.2%}  val loss {va['loss']:.4f} acc {va['acc']:.2%}  {dt:.1f}s "
                  f"({tr['n'] / dt:.0f} img/s){'  *best' if improved else ''}", info)
@@ -270,19 +254,19 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
         if info.is_main:
-            write_json(path / "status.json", {"status": "interrupted", "last_epoch": epoch})
+            write_json(path / STATUS, {"status": "interrupted", "last_epoch": epoch})
         D.barrier(info)
         raise TrainingInterrupted(path, epoch) from None
     except NonFiniteLoss as e:
         if info.is_main:
-            write_json(path / "status.json", {"status": "nonfinite_loss", "message": str(e)})
+            write_json(path / STATUS, {"status": "nonfinite_loss", "message": str(e)})
         raise NonFiniteLoss(f"{e}; stopped. {path / 'last.pt'} keeps the last good epoch ({epoch}); "
                             f"lower --lr or check the data") from None
 
     # test the best checkpoint once
     D.barrier(info)
-    if (path / "best.pt").is_file():
-        model.load_state_dict(load_checkpoint(path / "best.pt", device)["model"])
+    if (path / BEST).is_file():
+        model.load_state_dict(load_checkpoint(path / BEST, device)["model"])
     test_imgs, test_labels = _shard(splits.test.images, splits.test.labels, info)
     test_b = make_batches(test_imgs, test_labels, cfg, per_rank_batch, device, train=False,
                           channels_last=channels_last)
@@ -302,8 +286,8 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
                if times else None,
                "world_size": info.world_size, "device": str(device)}
     if info.is_main:
-        write_json(path / "metrics.json", metrics)
-        write_json(path / "status.json", {"status": "done", "last_epoch": epoch})
+        write_json(path / METRICS, metrics)
+        write_json(path / STATUS, {"status": "done", "last_epoch": epoch})
         tta = f", with flip TTA {te_tta['acc']:.2%}" if te_tta else ""
         _log(f"{path.name}: test accuracy {te['acc']:.2%}{tta} (best epoch {best['epoch'] + 1}, "
              f"{cfg.select_metric} {best['value']:.4f}); run folder {path}", info)

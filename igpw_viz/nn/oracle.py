@@ -1,6 +1,7 @@
-"""Two slow references for the fast layer, sharing its parameters.
+"""Two slow references for the layer, sharing its parameters (for tests, notebooks and benchmarks).
 
-- `oracle_forward`: a deliberately literal per-group loop over the plan's tables (tests only).
+- `oracle_forward`: a deliberately literal per-group, per-filter loop over the plan's tables: the oracle
+  that both faces of `InterleavedGroupedPointwise` (readable and fast) are tested against.
 - `StraightforwardPort`: the reference code's structure written in PyTorch the obvious way (copy channels
   with `torch.cat`, two grouped convs per stage concatenated, the interleave as a concatenation of
   strided slices, the add): what a reader of the paper's code would write. The benchmark's peer row.
@@ -12,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import InterleavedGroupedPointwise
-from .plan import GroupedStage
+from ..core.plan import GroupedStage
+from .layer import InterleavedGroupedPointwise
 
 
 def _norm_act(y: torch.Tensor, norm: nn.Module | None, act: nn.Module | None,

@@ -1,7 +1,7 @@
 """EfficientNet-B0 as a readable table, and the list of its pointwise (1x1) convolutions.
 
 Pure Python (no torch): the models, the benchmarks, the charts and the counts all read the network's
-shape from here.
+shape from here, and the padding/BatchNorm conventions the models are built with (`docs/algorithm.md`).
 """
 
 from __future__ import annotations
@@ -38,6 +38,42 @@ DROPOUT = 0.2
 DROP_CONNECT = 0.2
 
 ROLES = ("expand", "se_reduce", "se_expand", "project", "head")
+MAX_SKIP_STRIDES = 1 + sum(s.stride == 2 for s in B0_STAGES)  # the stem and the strided stages
+
+
+def min_image_size(skip_strides: int = 0) -> int:
+    """The smallest input side for a network whose first ``skip_strides`` strided convs keep the size
+    (smaller images would leave a stride nothing to downsample): the remaining total stride."""
+    if isinstance(skip_strides, bool) or not isinstance(skip_strides, int) or not (
+            0 <= skip_strides <= MAX_SKIP_STRIDES):
+        raise ValueError(f"skip_strides must be an int in 0..{MAX_SKIP_STRIDES}, got {skip_strides!r}")
+    return 2 ** (MAX_SKIP_STRIDES - skip_strides)
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How the B0 skeleton pads and normalises. ``keras_padding``: Keras `correct_pad` before strided convs
+    (and the stem) then a 'valid' conv, as the paper's code; else torchvision's symmetric k//2 padding.
+    ``bn_momentum`` is PyTorch's (1 - Keras momentum)."""
+
+    name: str
+    keras_padding: bool
+    bn_eps: float
+    bn_momentum: float
+
+
+KERAS = Conventions("keras", True, 1e-3, 0.01)  # the paper's (default for both models)
+TORCHVISION = Conventions("torchvision", False, 1e-5, 0.1)  # to load torchvision/timm weights
+CONVENTIONS: dict[str, Conventions] = {c.name: c for c in (KERAS, TORCHVISION)}
+
+
+def conventions(name_or_value: str | Conventions) -> Conventions:
+    """Look conventions up by name ("keras" or "torchvision"), or pass a `Conventions` through."""
+    if isinstance(name_or_value, Conventions):
+        return name_or_value
+    if isinstance(name_or_value, str) and name_or_value.lower() in CONVENTIONS:
+        return CONVENTIONS[name_or_value.lower()]
+    raise ValueError(f"conventions must be one of {sorted(CONVENTIONS)} or a Conventions, got {name_or_value!r}")
 
 
 @dataclass(frozen=True)
@@ -113,3 +149,13 @@ def b0_pointwise_shapes(blocks: tuple[BlockConfig, ...] | None = None) -> tuple[
         shapes.append(PointwiseShape(b.name, "project", e, b.out_channels))
     shapes.append(PointwiseShape("head", "head", B0_STAGES[-1].out_channels, HEAD_CHANNELS))
     return tuple(shapes)
+
+
+def non_pointwise_parameters(classes: int = 10, in_channels: int = 3) -> int:
+    """Trainable parameters outside the 1x1 convs: the stem 3x3 conv (no bias) + BN, every depthwise conv
+    + BN, and the linear classifier."""
+    params = in_channels * STEM_CHANNELS * 9 + 2 * STEM_CHANNELS
+    for b in b0_blocks():
+        e = b.expanded_channels
+        params += e * b.kernel**2 + 2 * e
+    return params + HEAD_CHANNELS * classes + classes

@@ -1,6 +1,6 @@
 """Read run folders back and compare them: a table (parameters, MACs, best validation, test accuracy, time
 per epoch) and matplotlib figures (learning curves; accuracy versus parameters with the paper's published
-points for the runs' dataset). ``PAPER_RESULTS`` holds every accuracy the paper publishes. Figures are built
+points for the runs' dataset, from `core.paper`). Figures are built
 on ``matplotlib.figure.Figure`` (no pyplot state)."""
 
 from __future__ import annotations
@@ -12,77 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.paper import DATASET_TITLES, PaperResult, paper_results
+from .runs import CONFIG, HISTORY, METRICS, find_run_folders, is_run_folder
+
 __all__ = ["Run", "load_run", "load_runs", "compare_runs", "format_table", "plot_learning_curves",
-           "plot_accuracy_vs_parameters", "PaperResult", "PAPER_RESULTS", "PAPER_CIFAR10", "paper_results",
-           "paper_accuracies", "DATASET_TITLES", "save_comparison"]
-
-DATASET_TITLES = {"cifar10": "CIFAR-10", "colorectal_histology": "colorectal histology", "malaria": "malaria",
-                  "digits": "digits"}
-
-
-@dataclass(frozen=True)
-class PaperResult:
-    """One published test accuracy (best-validation checkpoint, one run each; algorithm.md).
-
-    ``tag`` is the ``preset`` model tag ("baseline", "v2-16", ...); ``params`` the trainable parameters at the
-    dataset's class count (the spec's counts at 10 classes; at 8 and 2 classes
-    ``count_parameters(efficientnet_b0/keffnet_b0(n))``, checked by the tests); ``tta``: averaged with the
-    horizontally flipped image."""
-
-    dataset: str
-    tag: str
-    epochs: int
-    accuracy: float  # %
-    params: int | None
-    tta: bool = False
-
-    @property
-    def label(self) -> str:
-        return "EfficientNet-B0" if self.tag == "baseline" else self.tag.upper()
-
-
-_B, _P = "baseline", PaperResult
-PAPER_RESULTS: tuple[PaperResult, ...] = (
-    # CIFAR-10 (10 classes), 50 epochs; kEffNet-B0 at 32x32 with the first strides skipped
-    _P("cifar10", _B, 50, 93.33, 4_020_358), _P("cifar10", "v1-16", 50, 92.46, 639_702),
-    _P("cifar10", "v2-16", 50, 92.61, 623_226), _P("cifar10", "v1-32", 50, 93.61, 1_059_202),
-    _P("cifar10", "v2-32", 50, 93.67, 950_650), _P("cifar10", "v2-2", 50, 84.36, 311_994),
-    _P("cifar10", "v2-4", 50, 87.66, 354_818), _P("cifar10", "v2-8", 50, 90.53, 444_346),
-    # CIFAR-10, 180 epochs
-    _P("cifar10", _B, 180, 94.86, 4_020_358), _P("cifar10", "v2-32", 180, 94.45, 950_650),
-    _P("cifar10", "v2-32", 180, 94.95, 950_650, tta=True),
-    # colorectal histology (8 classes), 1000 epochs, 224x224
-    _P("colorectal_histology", _B, 1000, 97.61, 4_017_796),
-    _P("colorectal_histology", "v2-16", 1000, 97.62, 620_664),
-    # malaria (2 classes), 75 epochs, 224x224
-    _P("malaria", _B, 75, 97.39, 4_010_110), _P("malaria", "v2-16", 75, 97.61, 612_978),
-    _P("malaria", "v2-32", 75, 97.57, 940_402),
-)
-del _B, _P
-
-
-def paper_results(dataset: str | None = None, epochs: int | None = None, tta: bool | None = False
-                  ) -> list[PaperResult]:
-    """Published results, filtered by dataset, epochs and TTA (``tta=None``: with and without)."""
-    return [p for p in PAPER_RESULTS if (dataset is None or p.dataset == dataset)
-            and (epochs is None or p.epochs == epochs) and (tta is None or p.tta == tta)]
-
-
-def paper_accuracies(dataset: str, epochs: int | None = None) -> dict[str, float]:
-    """``{tag: accuracy %}`` of the paper's main protocol for ``dataset`` (its first listed epoch count, e.g.
-    50 for CIFAR-10), without TTA; empty for a dataset the paper does not report."""
-    found = paper_results(dataset, epochs)
-    if epochs is None and found:
-        found = [p for p in found if p.epochs == found[0].epochs]
-    return {p.tag: p.accuracy for p in found}
-
-
-# Published CIFAR-10 results (50 epochs) as (label, trainable parameters, test accuracy %): the five models
-# of the paper's main table (the V2 2/4/8 sweep is in PAPER_RESULTS).
-PAPER_CIFAR10: tuple[tuple[str, int, float], ...] = tuple(
-    (p.label, p.params, p.accuracy) for p in paper_results("cifar10", 50)
-    if p.tag in ("baseline", "v1-16", "v2-16", "v1-32", "v2-32") and p.params is not None)
-
+           "plot_accuracy_vs_parameters", "save_comparison"]
 
 @dataclass
 class Run:
@@ -104,15 +38,14 @@ class Run:
 
 def load_run(path: str | Path) -> Run:
     """One run folder (needs ``config.json``; history and metrics when present)."""
-    from .training.checkpoint import read_history
+    from .checkpoint import read_history
 
     p = Path(path)
-    cfg_file = p / "config.json"
-    if not cfg_file.is_file():
-        raise FileNotFoundError(f"{p} is not a run folder (no config.json)")
-    meta = json.loads(cfg_file.read_text())
-    hist = read_history(p / "history.csv") if (p / "history.csv").is_file() else []
-    metrics = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").is_file() else {}
+    if not is_run_folder(p):
+        raise FileNotFoundError(f"{p} is not a run folder (no {CONFIG})")
+    meta = json.loads((p / CONFIG).read_text())
+    hist = read_history(p / HISTORY) if (p / HISTORY).is_file() else []
+    metrics = json.loads((p / METRICS).read_text()) if (p / METRICS).is_file() else {}
     return Run(p, meta.get("config", {}), hist, metrics, meta.get("params"), meta.get("macs"))
 
 
@@ -123,10 +56,7 @@ def load_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:
     for item in items:
         matches = [Path(m) for m in sorted(glob.glob(str(item)))] or [Path(item)]
         for m in matches:
-            if (m / "config.json").is_file():
-                found.append(m)
-            elif m.is_dir():
-                found += sorted(c.parent for c in m.rglob("config.json"))
+            found += find_run_folders(m)
     if not found:
         raise FileNotFoundError(f"no run folders found in {items}")
     seen: dict[Path, None] = dict.fromkeys(p.resolve() for p in found)

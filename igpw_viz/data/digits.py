@@ -11,11 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data.views import DatasetSplits, ImageView, Split
+from .views import DatasetSplits, ImageView, Split
 
-__all__ = ["DIGITS", "load_digits_splits"]
-
-DIGITS = "digits"
+__all__ = ["load_digits_splits"]
 
 
 def load_digits_splits(seed: int = 0, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)) -> DatasetSplits:
@@ -39,6 +37,6 @@ def load_digits_splits(seed: int = 0, fractions: tuple[float, float, float] = (0
         rows = np.sort(rows)
         return Split(base.take(rows), torch.from_numpy(y[rows]))
 
-    return DatasetSplits(DIGITS, tuple(str(i) for i in range(10)), part(train), part(val), part(test),
+    return DatasetSplits("digits", tuple(str(i) for i in range(10)), part(train), part(val), part(test),
                          info={"source": "sklearn.datasets.load_digits", "seed": seed,
                                "fractions": list(fractions)})

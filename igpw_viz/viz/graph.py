@@ -14,7 +14,7 @@ from collections import Counter
 
 import networkx as nx
 
-from .plan import GroupedStage, PointwisePlan
+from ..core.plan import GroupedStage, PointwisePlan
 
 # Channel-level layers, left to right (a layer is absent when the plan has no such step).
 LAYERS = ("input", "k_replica", "k_group", "k_filter", "interleave", "l_replica", "l_group", "l_filter",
@@ -35,14 +35,14 @@ def _add_stage(g: nx.DiGraph, stage: GroupedStage, name: str, inputs: list, pale
         source = inputs[stage.sources[e]]
         node = (f"{s}_replica", e)
         g.add_node(node, layer=f"{s}_replica", index=e, stage=name, source=stage.sources[e],
-                   replicated=True, group=e // stage.inputs_per_group)
+                   replicated=True, group=stage.position_groups[e])
         g.add_edge(source, node, kind="copy" if s == "k" else "l_copy")
         extended.append(node)
     base = stage.base_filters
     for grp in range(stage.groups):
         node = (f"{s}_group", grp)
         g.add_node(node, **_group_attrs(stage, grp, name))
-        for e in _positions(stage, grp):
+        for e in stage.group_positions(grp):
             g.add_edge(extended[e], node, kind=f"{s}_in")
     outputs = []
     for o in range(stage.out_channels):
@@ -56,18 +56,12 @@ def _add_stage(g: nx.DiGraph, stage: GroupedStage, name: str, inputs: list, pale
     return outputs
 
 
-def _positions(stage: GroupedStage, group: int) -> range:
-    """Extended input positions read by one group (the plan's layout: contiguous blocks)."""
-    c = stage.inputs_per_group
-    return range(group * c, (group + 1) * c)
-
-
 def _group_attrs(stage: GroupedStage, group: int, name: str) -> dict:
     """Attributes of a group node (K or L), shared by the channel-level and group-level graphs."""
     filters = stage.filters_per_group[group]
     return dict(layer=f"{name.lower()}_group", index=group, group=group, stage=name,
                 inputs=stage.group_inputs(group), filters=filters, extra_filter=filters > stage.base_filters,
-                replicated=sum(e >= stage.in_channels for e in _positions(stage, group)))
+                replicated=sum(e >= stage.in_channels for e in stage.group_positions(group)))
 
 
 def wiring_graph(plan: PointwisePlan) -> nx.DiGraph:
@@ -81,7 +75,7 @@ def wiring_graph(plan: PointwisePlan) -> nx.DiGraph:
                    out_channels=plan.out_channels, channels_per_group=plan.channels_per_group)
     first_read = {}  # input channel -> the K group that reads it first (its own, not a copy)
     for e in reversed(range(len(plan.k.sources))):
-        first_read[plan.k.sources[e]] = e // plan.k.inputs_per_group
+        first_read[plan.k.sources[e]] = plan.k.position_groups[e]
     inputs = []
     for i in range(plan.in_channels):
         g.add_node(("input", i), layer="input", index=i, replicated=False, group=first_read[i])
@@ -113,11 +107,6 @@ def wiring_graph(plan: PointwisePlan) -> nx.DiGraph:
     return g
 
 
-def _channel_group(stage: GroupedStage) -> list[int]:
-    """Group of each extended input position of a stage."""
-    return [e // stage.inputs_per_group for e in range(len(stage.sources))]
-
-
 def group_graph(plan: PointwisePlan) -> nx.DiGraph:
     """Compressed wiring, one node per group: input blocks (the channels each K group reads first), the
     replicated copies (one node per K group that reads copies), K groups, L groups, output blocks.
@@ -129,7 +118,7 @@ def group_graph(plan: PointwisePlan) -> nx.DiGraph:
     k, lst = plan.k, plan.l
     g = nx.DiGraph(plan=plan, scheme=plan.scheme, in_channels=plan.in_channels,
                    out_channels=plan.out_channels, channels_per_group=plan.channels_per_group)
-    k_pos_group = _channel_group(k)
+    k_pos_group = k.position_groups
     blocks: dict[int, list[int]] = {}
     for e in range(k.in_channels):
         blocks.setdefault(k_pos_group[e], []).append(k.sources[e])
@@ -152,7 +141,7 @@ def group_graph(plan: PointwisePlan) -> nx.DiGraph:
         g.add_edge(node, ("k_group", grp), kind="k_in", weight=len(copies))
 
     if lst is not None:
-        l_pos_group = _channel_group(lst)
+        l_pos_group = lst.position_groups
         for h in range(lst.groups):
             g.add_node(("l_group", h), size=lst.filters_per_group[h], **_group_attrs(lst, h, "L"))
         mix = Counter((k.output_groups[src], l_pos_group[e]) for e, src in enumerate(plan.l_sources))

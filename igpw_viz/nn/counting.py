@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .layers import InterleavedGroupedPointwise
+from .layer import InterleavedGroupedPointwise
 
 _COUNTED = (nn.Conv2d, nn.Linear, InterleavedGroupedPointwise)
 

@@ -3,7 +3,7 @@
 `plan_pointwise(Ic, Fc, Ch, scheme)` is the single source of truth for the project: the layer, the
 graphs, the drawings, the counts and the tests all read these index tables instead of re-deriving them.
 The rules follow the authors' reference code (K-CAI `kConv2DType10` for V2, `kConv2DType2` for V1),
-including its output channel order; see `shared/spec/algorithm.md`.
+including its output channel order; `docs/algorithm.md` states them in full.
 
 Block:  k = K(x);  t = interleave(k);  y = L(t) + k  if L exists, else y = t.
 """
@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-SCHEMES = ("v1", "v2")
+SCHEMES = ("v1", "v2", "dense")  # "dense": the plain conv (the baseline inside the same network)
 
 
 def _check_count(name: str, value: object) -> int:
@@ -81,10 +81,24 @@ class GroupedStage:
         """How many groups carry one filter more than the others (they come first)."""
         return sum(f > self.base_filters for f in self.filters_per_group)
 
+    def group_positions(self, group: int) -> range:
+        """The extended input positions read by one group: ``[g*c, (g+1)*c)``."""
+        c = self.inputs_per_group
+        return range(group * c, (group + 1) * c)
+
+    @property
+    def position_groups(self) -> tuple[int, ...]:
+        """The group that reads each extended input position."""
+        return tuple(e // self.inputs_per_group for e in range(len(self.sources)))
+
     def group_inputs(self, group: int) -> tuple[int, ...]:
         """The input channels (with replicated ones) read by one group, in reading order."""
-        c = self.inputs_per_group
-        return self.sources[group * c : (group + 1) * c]
+        return tuple(self.sources[e] for e in self.group_positions(group))
+
+    @property
+    def widest_group(self) -> int:
+        """The largest number of filters in one group."""
+        return max(self.filters_per_group)
 
     def group_outputs(self, group: int) -> tuple[int, ...]:
         """The output channel numbers produced by one group, in filter order."""
@@ -175,6 +189,12 @@ class PointwisePlan:
         order = self.interleave if self.interleave is not None else tuple(range(self.out_channels))
         return tuple(order[s] for s in self.l.sources)
 
+    def l_group_k_channels(self, group: int) -> tuple[int, ...]:
+        """The K output channels that L's group ``group`` reads (interleave and replication applied)."""
+        if self.l is None:
+            raise ValueError("this plan has no L")
+        return tuple(self.l_sources[e] for e in self.l.group_positions(group))
+
     @cached_property
     def output_sources(self) -> tuple[int, ...]:
         """For each block output channel, the K output channel it shows when there is no L."""
@@ -219,16 +239,23 @@ class PointwisePlan:
         return 1.0 - self.weights / self.dense_weights
 
     # ----------------------------------------------------------------- dependencies
+    def l_connectivity(self) -> tuple[tuple[int, ...], ...]:
+        """L's dependencies: for each output channel of L, the sorted K output channels it reads."""
+        if self.l is None:
+            return ()
+        per_group = [tuple(sorted(set(self.l_group_k_channels(h)))) for h in range(self.l.groups)]
+        return tuple(per_group[h] for h in self.l.output_groups)
+
     def connectivity(self) -> tuple[tuple[int, ...], ...]:
         """For each output channel of the whole block, the sorted input channels it depends on."""
         k_deps = self.k.connectivity()
         if self.l is None:
             return tuple(k_deps[s] for s in self.output_sources)
         result = []
-        for o, l_inputs in enumerate(self.l.connectivity()):
-            deps = set(k_deps[o])
-            for position in l_inputs:  # positions of the interleaved tensor
-                deps.update(k_deps[self.interleave[position] if self.interleave else position])
+        for o, k_channels in enumerate(self.l_connectivity()):
+            deps = set(k_deps[o])  # the sum's skip: K's own output o
+            for c in k_channels:
+                deps.update(k_deps[c])
             result.append(tuple(sorted(deps)))
         return tuple(result)
 
@@ -276,6 +303,8 @@ class PointwisePlan:
 
     def _dense_reason(self) -> str:
         ic, fc, ch = self.in_channels, self.out_channels, self.channels_per_group
+        if self.scheme == "dense":
+            return "the scheme 'dense' keeps every pointwise conv as it is"
         if self.scheme == "v1":
             return f"no common divisor of {ic} and {fc} above 1 is <= {ic} // {ch} = {ic // ch}"
         if fc == 1:
@@ -289,7 +318,10 @@ class PointwisePlan:
 
 def plan_pointwise(in_channels: int, out_channels: int, channels_per_group: int,
                    scheme: str = "v2") -> PointwisePlan:
-    """Plan the replacement of an `in_channels` -> `out_channels` 1x1 conv with Ch = channels_per_group."""
+    """Plan the replacement of an `in_channels` -> `out_channels` 1x1 conv with Ch = channels_per_group.
+
+    ``scheme``: "v2" (no divisibility constraints), "v1" (groups must divide Ic and Fc) or "dense" (keep the
+    plain conv, whatever Ch)."""
     ic = _check_count("in_channels", in_channels)
     fc = _check_count("out_channels", out_channels)
     ch = _check_count("channels_per_group", channels_per_group)
@@ -297,6 +329,8 @@ def plan_pointwise(in_channels: int, out_channels: int, channels_per_group: int,
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     scheme = scheme.lower()
     dense = PointwisePlan(ic, fc, ch, scheme, _stage(ic, fc, 1, ic), None, None)
+    if scheme == "dense":
+        return dense
 
     if scheme == "v2":
         if not (ic > 2 * ch or (fc > ic and ic > ch)):

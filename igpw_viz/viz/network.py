@@ -14,16 +14,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .architecture import STEM_CHANNELS, b0_blocks, b0_pointwise_shapes
-from .draw import DENSE_COLOR, V1_COLOR, V2_COLOR
-from .plan import plan_pointwise
+from ..core.architecture import b0_pointwise_shapes, non_pointwise_parameters
+from ..core.paper import PUBLISHED_PARAMETERS
+from ..core.plan import plan_pointwise
+from .wiring import DENSE_COLOR, V1_COLOR, V2_COLOR
 
-HEAD_CHANNELS = 1280
-# The paper's whole-model trainable parameters at 10 classes: (scheme, Ch) -> count; dense is the baseline.
-PUBLISHED: dict[tuple[str, int | None], int] = {
-    ("dense", None): 4_020_358, ("v1", 16): 639_702, ("v2", 16): 623_226,
-    ("v1", 32): 1_059_202, ("v2", 32): 950_650,
-}
 CH_RANGE = range(2, 65)
 SCHEME_COLORS = {"dense": DENSE_COLOR, "v1": V1_COLOR, "v2": V2_COLOR}
 
@@ -45,15 +40,6 @@ class LayerCount:
         return f"{self.block} {self.role} {self.in_channels}\u2192{self.out_channels}"
 
 
-def non_pointwise_parameters(classes: int = 10) -> int:
-    """Stem 3x3 conv 3->32 (no bias) + BN, every depthwise conv + BN, and the linear classifier."""
-    params = 3 * STEM_CHANNELS * 9 + 2 * STEM_CHANNELS
-    for b in b0_blocks():
-        e = b.expanded_channels
-        params += e * b.kernel**2 + 2 * e
-    return params + HEAD_CHANNELS * classes + classes
-
-
 @lru_cache(maxsize=128)
 def layer_counts(channels_per_group: int) -> tuple[LayerCount, ...]:
     """Per-layer parameters of every B0 pointwise conv, in network order, for one Ch."""
@@ -72,9 +58,7 @@ def pointwise_weights(channels_per_group: int, scheme: str) -> int:
     """Sum of the pointwise conv weights over B0 (no BN, no bias); scheme 'dense', 'v1' or 'v2'."""
     total = 0
     for s in b0_pointwise_shapes():
-        p = plan_pointwise(s.in_channels, s.out_channels, channels_per_group,
-                           "v2" if scheme == "dense" else scheme)
-        total += p.dense_weights if scheme == "dense" else p.weights
+        total += plan_pointwise(s.in_channels, s.out_channels, channels_per_group, scheme).weights
     return total
 
 
@@ -127,7 +111,7 @@ def draw_network_totals(ax: Axes | None = None, channels: range = CH_RANGE, clas
                 gid=f"line:{sc}")
     ax.axhline(baseline, color=DENSE_COLOR, ls="--", lw=1, label=f"EfficientNet-B0 baseline ({baseline:,})")
     if classes == 10:
-        pts = [(ch, n, sc) for (sc, ch), n in PUBLISHED.items() if ch is not None]
+        pts = [(ch, n, sc) for (sc, ch), n in PUBLISHED_PARAMETERS.items() if ch is not None]
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker="*", s=140, facecolors="none",
                    edgecolors="black", linewidths=1.2, zorder=4, gid="published", label="published (paper)")
         for ch, n, sc in pts:
@@ -188,6 +172,6 @@ def network_text(totals: dict) -> str:
             f"  (dense:           {totals['dense_pointwise_weights']:,})")
 
 
-__all__ = ["PUBLISHED", "LayerCount", "draw_network_layers", "draw_network_totals", "layer_counts",
+__all__ = ["LayerCount", "draw_network_layers", "draw_network_totals", "layer_counts",
            "model_parameters", "network_report", "network_text", "network_totals", "non_pointwise_parameters",
            "pointwise_weights", "totals_curve"]

@@ -1,14 +1,16 @@
 """EfficientNet-B0 and kEffNet-B0 (every 1x1 conv an interleaved grouped pointwise block), from the table.
 
-Both networks are built by one function from `architecture.B0_STAGES`; they differ only in how a
-pointwise conv is made (`_dense_pointwise` vs `InterleavedGroupedPointwise`), in the padding rule
-(torchvision's symmetric k//2 vs the reference Keras builder's `correct_pad`), in the head's swish and in
-the initialisation. Module names and order follow torchvision's `efficientnet_b0` (`features`, `avgpool`,
-`classifier`; `features[i][j].block`), so a student can compare the two prints line by line.
+Both networks are built by one skeleton from `core.architecture.B0_STAGES`, with the same conventions
+(`core.architecture.Conventions`: the paper's Keras padding and BatchNorm by default, or torchvision's);
+they differ only in how a pointwise conv is made (a conv + BN vs `InterleavedGroupedPointwise`), in the
+head's swish and in the initialisation of the grouped blocks. Module names and order follow torchvision's
+`efficientnet_b0` (`features`, `avgpool`, `classifier`; `features[i][j].block`), so a student can compare
+the two prints line by line.
 
 Choices (documented because they are not forced by the parameter counts):
-- BatchNorm is Keras's (eps 1e-3, PyTorch momentum 0.01) in both models, as the paper trained them;
-  pass ``bn_eps=1e-5, bn_momentum=0.1`` to get torchvision's values (e.g. to load its weights).
+- ``conventions="keras"`` (default): Keras `correct_pad` padding and BatchNorm eps 1e-3, PyTorch momentum
+  0.01, as the paper trained them; ``conventions="torchvision"``: symmetric k//2 padding, eps 1e-5,
+  momentum 0.1 (to load torchvision's or timm's weights). ``bn_eps``/``bn_momentum`` override BN alone.
 - Initialisation is the reference's for both: convs variance-scaling(2.0, fan_out, truncated normal)
   (Keras's depthwise fan_out = k*k), classifier uniform(+-sqrt(1/classes)) with zero bias; kEffNet's
   pointwise blocks keep the layer's own glorot-uniform init (the reference's kConv2D).
@@ -24,20 +26,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import (
+from ..core.architecture import (
     B0_STAGES,
     DROP_CONNECT,
     DROPOUT,
     HEAD_CHANNELS,
+    KERAS,
     STEM_CHANNELS,
     BlockConfig,
+    Conventions,
     PointwiseShape,
     b0_blocks,
+    min_image_size,
 )
-from .layers import BN_EPS, BN_MOMENTUM, InterleavedGroupedPointwise
-
-SCHEMES = ("v1", "v2", "dense")
-MAX_SKIP_STRIDES = 1 + sum(s.stride == 2 for s in B0_STAGES)  # the stem and the strided stages
+from ..core.architecture import conventions as lookup_conventions
+from ..core.plan import SCHEMES
+from .layer import InterleavedGroupedPointwise
 
 PointwiseFactory = Callable[[PointwiseShape], nn.Module]
 
@@ -59,7 +63,7 @@ class KerasPadConv2d(nn.Conv2d):
 
 class DepthwiseConv2d(KerasPadConv2d):
     """Depthwise conv (torch or Keras padding). On CPU it runs in channels_last and returns the input's
-    layout: oneDNN's NCHW depthwise backward is 3-50x slower (benchmarks/RESULTS_models.md)."""
+    layout: oneDNN's NCHW depthwise backward is 3-50x slower (benchmarks/RESULTS.md)."""
 
     def __init__(self, channels: int, kernel: int, stride: int, keras_padding: bool):
         super().__init__(channels, channels, kernel, stride, 0 if keras_padding else kernel // 2,
@@ -167,13 +171,11 @@ class EfficientNet(nn.Module):
     def __init__(self, num_classes: int, pointwise: PointwiseFactory, *, se_activations: bool,
                  keras_padding: bool, skip_strides: int = 0, in_channels: int = 3,
                  dropout: float = DROPOUT, stochastic_depth: float = DROP_CONNECT,
-                 bn_eps: float = BN_EPS, bn_momentum: float = BN_MOMENTUM):
+                 bn_eps: float = KERAS.bn_eps, bn_momentum: float = KERAS.bn_momentum):
         super().__init__()
         _check_positive("num_classes", num_classes)
         _check_positive("in_channels", in_channels)
-        if isinstance(skip_strides, bool) or not isinstance(skip_strides, int) or not (
-                0 <= skip_strides <= MAX_SKIP_STRIDES):
-            raise ValueError(f"skip_strides must be an int in 0..{MAX_SKIP_STRIDES}, got {skip_strides!r}")
+        self.min_image_size = min_image_size(skip_strides)  # ValueError for a bad skip_strides
         for name, p in (("dropout", dropout), ("stochastic_depth", stochastic_depth)):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {p!r}")
@@ -199,7 +201,7 @@ class EfficientNet(nn.Module):
             stages.append(nn.Sequential(*stage))
         stages.append(pointwise(PointwiseShape("head", "head", B0_STAGES[-1].out_channels, HEAD_CHANNELS)))
         self.features = nn.Sequential(*stages)
-        self.min_image_size = total_stride  # smaller images would leave a stride nothing to downsample
+        assert total_stride == self.min_image_size  # the table and the skeleton agree
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(HEAD_CHANNELS, num_classes))
         self._reset_parameters()
@@ -291,43 +293,51 @@ def _check_positive(name: str, value: object) -> int:
 
 
 # --------------------------------------------------------------------------- the two models
-def efficientnet_b0(num_classes: int = 1000, *, dropout: float = DROPOUT,
+def _bn_settings(conv: Conventions, bn_eps: float | None, bn_momentum: float | None) -> dict[str, float]:
+    return {"bn_eps": conv.bn_eps if bn_eps is None else bn_eps,
+            "bn_momentum": conv.bn_momentum if bn_momentum is None else bn_momentum}
+
+
+def efficientnet_b0(num_classes: int = 1000, skip_strides: int = 0, *, dropout: float = DROPOUT,
                     stochastic_depth: float = DROP_CONNECT, in_channels: int = 3,
-                    bn_eps: float = BN_EPS, bn_momentum: float = BN_MOMENTUM) -> EfficientNet:
-    """Standard EfficientNet-B0 (torchvision's layout and padding): 5,288,548 parameters at 1000 classes."""
-    bn = {"bn_eps": bn_eps, "bn_momentum": bn_momentum}
+                    conventions: str | Conventions = "keras", bn_eps: float | None = None,
+                    bn_momentum: float | None = None) -> EfficientNet:
+    """Standard EfficientNet-B0 (torchvision's module layout): 5,288,548 parameters at 1000 classes.
+    ``skip_strides``: the first strided convs keep the size, as in kEffNet-B0 for small images."""
+    conv = lookup_conventions(conventions)
+    bn = _bn_settings(conv, bn_eps, bn_momentum)
 
     def pointwise(shape: PointwiseShape) -> nn.Module:
         if shape.bias:  # squeeze-excitation: conv with bias, activation applied by SqueezeExcitation
             return nn.Conv2d(shape.in_channels, shape.out_channels, 1, bias=True)
         return ConvBNAct(shape.in_channels, shape.out_channels, 1, activation=shape.role != "project", **bn)
 
-    return EfficientNet(num_classes, pointwise, se_activations=True,
-                        keras_padding=False, in_channels=in_channels, dropout=dropout,
+    return EfficientNet(num_classes, pointwise, se_activations=True, keras_padding=conv.keras_padding,
+                        skip_strides=skip_strides, in_channels=in_channels, dropout=dropout,
                         stochastic_depth=stochastic_depth, **bn)
 
 
 def keffnet_b0(num_classes: int = 10, channels_per_group: int = 16, scheme: str = "v2",
                skip_strides: int = 0, *, dropout: float = DROPOUT, stochastic_depth: float = DROP_CONNECT,
-               in_channels: int = 3, implementation: str = "auto",
-               bn_eps: float = BN_EPS, bn_momentum: float = BN_MOMENTUM) -> EfficientNet:
+               in_channels: int = 3, implementation: str = "auto", conventions: str | Conventions = "keras",
+               bn_eps: float | None = None, bn_momentum: float | None = None) -> EfficientNet:
     """kEffNet-B0: every 1x1 conv an `InterleavedGroupedPointwise` (V1/V2, Ch channels per group), the head
-    without swish, Keras padding; ``skip_strides=3`` is the paper's 32x32 CIFAR-10 model (31x31 maps).
+    without swish; ``skip_strides=3`` is the paper's 32x32 CIFAR-10 model (31x31 maps).
     ``scheme="dense"`` keeps every 1x1 conv dense (the same skeleton, for comparison)."""
     if not isinstance(scheme, str) or scheme.lower() not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     scheme = scheme.lower()
     _check_positive("channels_per_group", channels_per_group)
+    conv = lookup_conventions(conventions)
+    bn = _bn_settings(conv, bn_eps, bn_momentum)
 
     def pointwise(shape: PointwiseShape) -> nn.Module:
-        dense = scheme == "dense"  # Ch >= max(Ic, Fc) makes every plan dense
-        ch = max(shape.in_channels, shape.out_channels) if dense else channels_per_group
         return InterleavedGroupedPointwise(
-            shape.in_channels, shape.out_channels, ch, "v2" if dense else scheme,
+            shape.in_channels, shape.out_channels, channels_per_group, scheme,
             batch_norm=shape.batch_norm, activation=shape.activation, bias=shape.bias,
-            implementation=implementation, bn_eps=bn_eps, bn_momentum=bn_momentum)
+            implementation=implementation, **bn)
 
-    return EfficientNet(num_classes, pointwise, se_activations=False,
-                        keras_padding=True, skip_strides=skip_strides, in_channels=in_channels,
-                        dropout=dropout, stochastic_depth=stochastic_depth,
-                        bn_eps=bn_eps, bn_momentum=bn_momentum)
+    return EfficientNet(num_classes, pointwise, se_activations=False, keras_padding=conv.keras_padding,
+                        skip_strides=skip_strides, in_channels=in_channels, dropout=dropout,
+                        stochastic_depth=stochastic_depth, **bn)
+

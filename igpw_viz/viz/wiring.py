@@ -1,9 +1,9 @@
-"""Drawings of one pointwise plan: the channel wiring, the group view and the dependency matrices.
+"""Drawings of one pointwise plan: the channel wiring and the group view (wide layers switch to it).
 
 Every function takes ``ax=None`` (a new `matplotlib.figure.Figure` is made, never pyplot) and returns the
 Axes or Figure it drew on. Edges are drawn as one `LineCollection` per edge kind (gid ``"edges:<kind>"``)
 and nodes as one scatter per layer (gid ``"nodes:<layer>"``), which keeps drawing fast and testable.
-Network-level charts live in `igpw_viz.draw_network`.
+Dependency matrices live in `connectivity.py`, network-level charts in `network.py`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..core.plan import PointwisePlan
 from .graph import group_graph, nodes_of_layer, wiring_graph
-from .plan import PointwisePlan, plan_pointwise
 
 # One palette for the whole project: group g of K is PALETTE[g % len]; L's groups continue after K's.
 PALETTE: tuple = (tuple(matplotlib.colormaps["tab10"].colors)
@@ -372,120 +372,3 @@ def wiring_figsize(plan: PointwisePlan, level: str, width: float | None = None) 
         groups = max(plan.k.groups, plan.l.groups if plan.l is not None else 1)
         return (11.0 if width is None else width, min(16.0, max(4.0, 0.28 * groups + 2)))
     return (12.0 if width is None else width, max(4.5, 0.17 * plan_rows(plan) + 2))
-
-
-def dependency_matrices(plan: PointwisePlan) -> dict[str, np.ndarray]:
-    """Output x input boolean matrices: 'K' (K out x input), 'L' (L out x K out, interleave included),
-    'block' (block output x block input, = plan.connectivity())."""
-    def matrix(rows, n_in):
-        m = np.zeros((len(rows), n_in), dtype=bool)
-        for o, deps in enumerate(rows):
-            m[o, list(deps)] = True
-        return m
-
-    out = {"K": matrix(plan.k.connectivity(), plan.in_channels)}
-    if plan.l is not None:
-        lst = plan.l
-        per_group = [sorted({plan.l_sources[e] for e in range(h * lst.inputs_per_group,
-                                                               (h + 1) * lst.inputs_per_group)})
-                     for h in range(lst.groups)]
-        out["L"] = matrix([per_group[h] for h in lst.output_groups], plan.out_channels)
-    out["block"] = matrix(plan.connectivity(), plan.in_channels)
-    return out
-
-
-def draw_connectivity(plan: PointwisePlan, ax: Axes | Sequence[Axes] | None = None) -> Figure:
-    """Output x input dependency matrices of K, of L (after the interleave) and of the whole block,
-    coloured by group; works for any size (e.g. 1152 -> 320)."""
-    mats = dependency_matrices(plan)
-    names = list(mats)
-    if ax is None:
-        fig = Figure(figsize=(4.2 * len(names), 4.2), layout="constrained")
-        axes = fig.subplots(1, len(names), squeeze=False)[0]
-    else:
-        axes = [ax] if isinstance(ax, Axes) else list(ax)
-        if len(axes) < len(names):
-            raise ValueError(f"draw_connectivity needs {len(names)} axes for this plan, got {len(axes)}")
-        fig = axes[0].figure
-    cmap = matplotlib.colors.ListedColormap(["white"] + list(PALETTE))
-    for a, name in zip(axes, names, strict=False):
-        m = mats[name]
-        if name == "block":
-            img = np.where(m, 1, 0)
-            subtitle = f"block: {int(m.sum(1).max())} of {m.shape[1]} inputs per output"
-        else:
-            stage = plan.k if name == "K" else plan.l
-            offset = 0 if name == "K" else plan.k.groups
-            groups = np.array([(offset + g) % len(PALETTE) + 1 for g in stage.output_groups])
-            img = np.where(m, groups[:, None], 0)
-            what = "input" if name == "K" else "K out"
-            subtitle = f"{name}: {m.shape[0]} out x {m.shape[1]} {what}, {stage.groups} groups"
-        a.imshow(img, cmap=cmap, vmin=0, vmax=len(PALETTE), interpolation="nearest", aspect="auto")
-        a.set_title(subtitle, fontsize=9)
-        a.set_xlabel("input channel" if name != "L" else "K output channel (before the interleave)")
-        a.set_ylabel("output channel")
-    fig.suptitle(plan_title(plan), fontsize=10)
-    return fig
-
-
-def draw_v1_vs_v2(in_channels: int, out_channels: int, channels_per_group: int, fig: Figure | None = None,
-                  level: str = "auto") -> Figure:
-    """V1 and V2 side by side for the same layer: where V1 cannot group (no common divisor), V2 can."""
-    plans = [plan_pointwise(in_channels, out_channels, channels_per_group, s) for s in ("v1", "v2")]
-    if fig is None:  # each side as wide as its content needs (8 in per panel), as tall as the taller one
-        sizes = [wiring_figsize(p, _resolve_level(p, level)[0], width=8.0) for p in plans]
-        fig = Figure(figsize=(sum(w for w, _ in sizes), max(h for _, h in sizes)), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for a, p in zip(axes, plans, strict=True):
-        draw_wiring(p, ax=a, level=level)
-    return fig
-
-
-def layer_report(in_channels: int, out_channels: int, channels_per_group: int,
-                 scheme: str = "v2") -> tuple[Figure, str]:
-    """The wiring figure and the plan's description with its counts: what `explore_layer` shows."""
-    plan = plan_pointwise(in_channels, out_channels, channels_per_group, scheme)
-    ax = draw_wiring(plan)
-    text = (plan.describe() + f"\nParameters with BN: {plan.parameters(batch_norm=True):,} "
-            f"(dense {plan.dense_parameters(batch_norm=True):,}); MACs per pixel: {plan.macs_per_pixel:,}.")
-    return ax.figure, text
-
-
-# ------------------------------------------------------------------------------------------ dataset samples
-def draw_samples(images, labels, classes: Sequence[str], per_class: int = 4, fig: Figure | None = None,
-                 cell: float = 1.3) -> Figure:
-    """A grid of sample images: one column per class (titled with the class name), the first
-    ``per_class`` images of that class from top to bottom.
-
-    ``images``: uint8 ``N x 3 x H x W`` (torch tensor, numpy array, or a dataset split's image view; only
-    the drawn images are read); ``labels``: ``N`` class indices;
-    ``classes``: the class names (one column each, also for a class without images). Each column's top axis
-    carries the title; empty cells are hidden. Returns the Figure (a new one unless ``fig`` is given)."""
-    shape = tuple(images.shape)
-    labs = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels).reshape(-1)
-    if len(shape) != 4 or shape[1] not in (1, 3):
-        raise ValueError(f"images must be N x 3 x H x W (or N x 1 x H x W), got shape {shape}")
-    if shape[0] != len(labs):
-        raise ValueError(f"{shape[0]} images but {len(labs)} labels")
-    if per_class < 1 or not len(classes):
-        raise ValueError(f"need per_class >= 1 and at least one class, got {per_class} and {len(classes)}")
-    n = len(classes)
-    cell = min(cell, 14.0 / n)  # at most 14 inches wide
-    if fig is None:
-        fig = Figure(figsize=(cell * n, cell * per_class + 0.3), layout="constrained")
-    axes = fig.subplots(per_class, n, squeeze=False)
-    for c, name in enumerate(classes):
-        rows = np.flatnonzero(labs == c)[:per_class]
-        axes[0, c].set_title(str(name), fontsize=8)
-        for r in range(per_class):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r < len(rows):
-                one = images[int(rows[r])]
-                img = np.asarray(one.cpu() if hasattr(one, "cpu") else one).transpose(1, 2, 0)  # H x W x 3
-                ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255,
-                          interpolation="nearest")
-            else:
-                ax.set_frame_on(False)
-    return fig

@@ -13,8 +13,8 @@ import ipywidgets as widgets
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
-from .draw import layer_report
-from .draw_network import network_report, network_text
+from .connectivity import layer_report
+from .network import network_report, network_text
 
 # Slider bounds: every value in range gives a valid plan (positive ints; large layers draw as groups).
 MAX_LAYER_CHANNELS = 1280
