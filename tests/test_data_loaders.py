@@ -204,3 +204,19 @@ def test_zip_archive_is_not_extracted(tmp_path: Path) -> None:
     assert not any(p.suffix == ".png" for p in tmp_path.rglob("*"))
     with SafeZip(info.archive) as z:
         assert len(z.names()) == 6
+
+
+def test_digits_are_registered_like_the_other_datasets(tmp_path):
+    """The embedded set goes through the same entry point, touches no folder, and is not downloadable."""
+    from igpw_viz.data.digits import load_digits_splits
+    from igpw_viz.data.registry import dataset_names, get_spec
+
+    assert "digits" in dataset_names() and "digits" not in dataset_names(downloadable=True)
+    assert get_spec("digits").layout == "embedded"
+    ds, direct = load_dataset("digits", root=tmp_path / "nowhere", seed=3), load_digits_splits(3)
+    assert ds.classes == tuple(str(i) for i in range(10))
+    for name in ("train", "val", "test"):
+        a, b = getattr(ds, name), getattr(direct, name)
+        assert torch.equal(a.labels, b.labels) and len(a.labels) > 300
+    assert sum(len(getattr(ds, n).labels) for n in ("train", "val", "test")) == 1797
+    assert not (tmp_path / "nowhere").exists()

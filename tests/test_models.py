@@ -217,3 +217,58 @@ def test_bad_arguments(call, name):
 def test_bad_input(build, shape, name):
     with pytest.raises(ValueError, match=name):
         build()(torch.zeros(shape))
+
+
+def _skeleton(model: nn.Module) -> tuple[list[tuple[float, float]], list[bool]]:
+    """Every BatchNorm's (eps, momentum) and, for every strided or stem conv, whether it pads the Keras way."""
+    norms = [(m.eps, m.momentum) for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    from igpw_viz.nn.models import DepthwiseConv2d, KerasPadConv2d
+    pads = [m.keras_padding if isinstance(m, DepthwiseConv2d) else isinstance(m, KerasPadConv2d)
+            for m in model.modules() if isinstance(m, nn.Conv2d) and (m.stride != (1, 1) or m.in_channels == 3)]
+    return norms, pads
+
+
+@pytest.mark.parametrize("name,eps,momentum,keras", [("keras", 1e-3, 0.01, True), ("torchvision", 1e-5, 0.1, False)])
+def test_both_models_use_one_set_of_conventions(name, eps, momentum, keras):
+    """Keras by default for the baseline and kEffNet alike; the torchvision setting for both on request."""
+    kw = {} if name == "keras" else {"conventions": name}
+    for model in (efficientnet_b0(10, **kw), keffnet_b0(10, 16, "v2", **kw)):
+        norms, pads = _skeleton(model)
+        assert norms and set(norms) == {(eps, momentum)}
+        assert len(pads) == 5 and set(pads) == {keras}  # the stem and the four strided depthwise convs
+
+
+@pytest.mark.parametrize("name,pad", [("keras", (0, 1, 0, 1)), ("torchvision", (1, 1, 1, 1))])
+def test_stem_padding_against_the_formula(name, pad):
+    """At an even size Keras' correct_pad puts the odd pixel on the bottom/right; torchvision pads 1 all
+    round. The oracle is F.conv2d on an explicitly padded input."""
+    torch.manual_seed(0)
+    model = efficientnet_b0(10, conventions=name).eval()
+    stem = model.features[0][0]
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        expected = nn.functional.conv2d(nn.functional.pad(x, pad), stem.weight, stride=2)
+        torch.testing.assert_close(stem(x), expected)
+
+
+def test_baseline_and_keffnet_share_the_skeleton():
+    """Same map sizes at even and odd inputs, and the same smallest accepted image for every skip."""
+    from igpw_viz.core.architecture import MAX_SKIP_STRIDES, min_image_size
+    for size in (224, 225, 64):
+        assert _map_sizes(efficientnet_b0(10), size) == _map_sizes(keffnet_b0(10, 16), size)
+    for skip in range(MAX_SKIP_STRIDES + 1):
+        side = min_image_size(skip)
+        for build in (efficientnet_b0(10, skip), keffnet_b0(10, 16, skip_strides=skip)):
+            assert build.min_image_size == side
+            with torch.no_grad():
+                assert build.eval()(torch.zeros(1, 3, side, side)).shape == (1, 10)
+            if side > 1:
+                with pytest.raises(ValueError, match=f"{side}x{side}"):
+                    build(torch.zeros(1, 3, side - 1, side - 1))
+
+
+def test_bad_conventions_are_named():
+    with pytest.raises(ValueError, match="conventions must be one of"):
+        efficientnet_b0(10, conventions="tensorflow")
+    with pytest.raises(ValueError, match="conventions must be one of"):
+        keffnet_b0(10, 16, conventions=None)

@@ -271,9 +271,9 @@ class PointwisePlan:
             lines.append(f"   {what} {_ranges(stage.replicated)} are replicated to fill group "
                          f"{stage.groups - 1}.")
         if stage.uneven_groups:
-            first = "group 0" if stage.uneven_groups == 1 else f"groups 0-{stage.uneven_groups - 1}"
+            first = "group 0 gets" if stage.uneven_groups == 1 else f"groups 0-{stage.uneven_groups - 1} get"
             lines.append(f"   {stage.out_channels} = {stage.groups} x {stage.base_filters} + "
-                         f"{stage.uneven_groups}: {first} get {stage.base_filters + 1} filters, "
+                         f"{stage.uneven_groups}: {first} {stage.base_filters + 1} filters, "
                          f"the others {stage.base_filters}.")
         else:
             plural = "filter" if stage.base_filters == 1 else "filters"
