@@ -1,4 +1,4 @@
-"""The two measurements behind `igpw_viz/conv_bn.py`, side by side per shape (fwd+bwd, training mode):
+"""The two measurements behind `igpw_viz/nn/fast/conv_bn.py`, side by side per shape (fwd+bwd, training mode):
 
 1. a dense 1x1 conv: oneDNN's ``F.conv2d`` on NCHW vs one ``baddbmm`` over the batch (``conv1x1``), for
    every unique B0 pointwise shape with a map larger than 1x1 -> where the batched matmul wins;
