@@ -1,11 +1,13 @@
-"""Layer benchmark: fwd+bwd of every EfficientNet-B0 pointwise shape, dense vs fast layer vs straightforward port.
+"""Layer benchmark: fwd+bwd of every EfficientNet-B0 pointwise shape: the dense conv+BN it replaces, the layer
+(fast face, the default), the layer's readable face (`implementation="readable"`, the code a student reads)
+and the straightforward port of the reference code.
 
 Side by side in one run, round-robin over variants, warm-up outside the timed region, median and spread,
 weighted by how often each shape occurs in B0, after a correctness gate against the oracle and the port.
 
     python benchmarks/layer_bench.py                      # both regimes, CPU (and CUDA when present)
     python benchmarks/layer_bench.py --regime cifar --rounds 3 --quick
-    python benchmarks/layer_bench.py --variants dense,fast,fast-grouped,fast-dense,port   # explore
+    python benchmarks/layer_bench.py --variants dense,fast,fast-grouped,fast-dense,port   # explore forms
 """
 
 from __future__ import annotations
@@ -100,6 +102,10 @@ def build_variants(case: Case, names: list[str], channels_per_group: int, scheme
             m = fast_module(case, channels_per_group, scheme, name.split("-", 1)[1])
             m.load_state_dict(fast.state_dict())
             out[name] = m
+        elif name == "readable":
+            m = fast_module(case, channels_per_group, scheme, "readable")
+            m.load_state_dict(fast.state_dict())
+            out[name] = m
         elif name == "port":
             out[name] = StraightforwardPort(fast)
         else:
@@ -109,7 +115,7 @@ def build_variants(case: Case, names: list[str], channels_per_group: int, scheme
 
 def gate(case: Case, variants: dict) -> None:
     """Fail loudly if any variant differs from the oracle (small input, fp64 copies of the modules)."""
-    fast = next((m for n, m in variants.items() if n.startswith("fast")), None)
+    fast = next((m for n, m in variants.items() if n.startswith("fast") or n == "readable"), None)
     if fast is None:
         return
     x = torch.randn(2, case.in_channels, min(case.size, 3), min(case.size, 3), dtype=torch.float64)
@@ -211,7 +217,7 @@ def run(regime: str, device: torch.device, names: list[str], rounds: int, channe
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--regime", choices=[*REGIMES, "both"], default="both")
-    parser.add_argument("--variants", default="dense,fast,port")
+    parser.add_argument("--variants", default="dense,fast,readable,port")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--channels-per-group", type=int, default=16)
     parser.add_argument("--scheme", default="v2", choices=["v1", "v2"])

@@ -28,7 +28,7 @@ from igpw_viz.nn.models import ConvBNAct, EfficientNet, MBConv, efficientnet_b0,
 # name -> builder(skip_strides). With skipped strides (the paper's 32x32 CIFAR kEffNet) the baseline is
 # the same skeleton with dense 1x1 convs (4,020,358 parameters, like EfficientNet-B0).
 MODELS: dict[str, Callable[[int], EfficientNet]] = {
-    "EfficientNet-B0": lambda skip: efficientnet_b0(10) if skip == 0 else keffnet_b0(10, 16, "dense", skip),
+    "EfficientNet-B0": lambda skip: efficientnet_b0(10, skip),
     "kEffNet-B0 V2-16": lambda skip: keffnet_b0(10, 16, "v2", skip),
     "kEffNet-B0 V2-32": lambda skip: keffnet_b0(10, 32, "v2", skip),
 }
