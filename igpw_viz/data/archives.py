@@ -3,14 +3,12 @@ read in place with their names checked, and a restricted unpickler that rebuilds
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import pickle
 import shutil
 import tarfile
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -150,16 +148,3 @@ def normalise_keys(obj: dict[Any, Any]) -> dict[str, Any]:
     return {(k.decode("latin1") if isinstance(k, bytes) else str(k)): v for k, v in obj.items()}
 
 
-@contextlib.contextmanager
-def removing_on_error(*paths: Path) -> Iterator[None]:
-    """Delete ``paths`` if the block raises (temp files that must not outlive a failure)."""
-    try:
-        yield
-    except BaseException:
-        for p in paths:
-            if p.is_dir():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    p.unlink()
-        raise

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..core.paper import DATASET_ALIASES
+from ..core.paper import canonical_dataset
 
 __all__ = [
     "RemoteFile",
@@ -190,11 +190,10 @@ def get_spec(name_or_spec: str | DatasetSpec) -> DatasetSpec:
         return name_or_spec
     if not isinstance(name_or_spec, str):
         raise TypeError(f"dataset name must be a str or DatasetSpec, got {type(name_or_spec).__name__}")
-    key = name_or_spec.strip().lower()
-    key = DATASET_ALIASES.get(key, key)
-    if key not in REGISTRY:
-        raise ValueError(f"unknown dataset name {name_or_spec!r}; known: {', '.join(REGISTRY)}")
-    return REGISTRY[key]
+    try:
+        return REGISTRY[canonical_dataset(name_or_spec)]
+    except (ValueError, KeyError):
+        raise ValueError(f"unknown dataset name {name_or_spec!r}; known: {', '.join(REGISTRY)}") from None
 
 
 @contextlib.contextmanager

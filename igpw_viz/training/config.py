@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.architecture import min_image_size
-from ..core.paper import CIFAR10_BASELINE_PROTOCOL, DATASET_ALIASES, DATASETS, PROTOCOLS
+from ..core.paper import CIFAR10_BASELINE_PROTOCOL, DATASETS, PROTOCOLS, canonical_dataset
 from ..core.plan import SCHEMES
 from .schedule import CyclicSchedule
 
@@ -85,10 +85,7 @@ class TrainConfig:
     num_classes_hint: int | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        ds = DATASET_ALIASES.get(self.dataset, self.dataset)
-        if ds not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
-        object.__setattr__(self, "dataset", ds)
+        object.__setattr__(self, "dataset", canonical_dataset(self.dataset))
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.scheme not in SCHEMES:
@@ -181,9 +178,7 @@ def parse_model_tag(tag: str) -> dict[str, Any]:
 def preset(dataset: str = "digits", model: str = "keffnet_b0", **overrides: Any) -> TrainConfig:
     """The paper's settings for ``dataset`` and ``model`` (a name or a tag such as ``v2-32``), then
     ``overrides``. CIFAR-10's baseline runs at 224x224 (upsampled) with all strides, as in the paper."""
-    ds = DATASET_ALIASES.get(dataset, dataset)
-    if ds not in PROTOCOLS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    ds = canonical_dataset(dataset)
     fields: dict[str, Any] = {"dataset": ds, **PROTOCOLS[ds]}
     fields.update(parse_model_tag(model) if model not in MODELS else {"model": model})
     if ds == "cifar10" and fields["model"] == "efficientnet_b0":

@@ -13,11 +13,12 @@ import ipywidgets as widgets
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
+from ..core.architecture import HEAD_CHANNELS
 from .connectivity import layer_report
 from .network import network_report, network_text
 
 # Slider bounds: every value in range gives a valid plan (positive ints; large layers draw as groups).
-MAX_LAYER_CHANNELS = 1280
+MAX_LAYER_CHANNELS = HEAD_CHANNELS  # the widest pointwise conv of B0 (its head)
 MAX_CHANNELS_PER_GROUP = 64
 SCHEME_OPTIONS = [("V2", "v2"), ("V1", "v1")]
 
