@@ -153,3 +153,29 @@ def test_book_lists_every_notebook():
     assert listed == [p.stem for p in NOTEBOOKS], "book/_toc.yml lists the notebooks in reading order"
     link = ROOT / "book" / "notebooks"
     assert link.is_symlink() and link.resolve() == (ROOT / "notebooks").resolve()
+
+
+# -- text sources: each notebook is edited as a jupytext percent-format .py file paired with its .ipynb
+def _cells_of(nb) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(c["cell_type"], _source(c).strip(), tuple(c.get("metadata", {}).get("tags", ())))
+            for c in nb["cells"]]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_and_its_text_source_agree(path):
+    """`jupytext --sync notebooks/*.py` after editing a source; this fails when a pair drifted apart."""
+    jupytext = pytest.importorskip("jupytext")
+    source = path.with_suffix(".py")
+    assert source.exists(), f"{path.name} has no text source {source.name} (jupytext --set-formats ipynb,py:percent)"
+    assert _load(path)["metadata"].get("jupytext", {}).get("formats") == "ipynb,py:percent", \
+        f"{path.name} is not paired with its .py source"
+    from_text = _cells_of(jupytext.read(source))
+    stored = _cells_of(_load(path))
+    assert len(from_text) == len(stored), f"{source.name} has {len(from_text)} cells, {path.name} {len(stored)}"
+    for i, (a, b) in enumerate(zip(from_text, stored, strict=True)):
+        assert a == b, f"cell {i} differs between {source.name} and {path.name}: run jupytext --sync {source.name}"
+
+
+def test_every_text_source_has_its_notebook():
+    sources = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    assert [p.with_suffix(".ipynb") for p in sources] == NOTEBOOKS

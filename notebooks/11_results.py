@@ -1,0 +1,99 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 11. Results across runs and datasets
+#
+# **Learning goal.** You will read run folders back (`igpw_viz.training.results`), put the runs side by side in one
+# table, and draw learning curves and accuracy against parameters next to the paper's published points.
+#
+# After notebooks 8-10 in full mode, the run folders are under `runs/` next to the notebooks. In smoke mode
+# (and if `runs/` is empty) this notebook first makes two tiny digits runs so that every cell has something
+# to show.
+
+# %%
+# Setup: run this cell first. SMOKE=True (IGPW_SMOKE=1) makes every run tiny and offline (used by CI).
+# %matplotlib inline
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from igpw_viz.core.paper import PAPER_CIFAR10
+from igpw_viz.data.fixtures import smoke_enabled
+from igpw_viz.training import preset, train
+from igpw_viz.training.results import (
+    compare_runs,
+    format_table,
+    load_runs,
+    plot_accuracy_vs_parameters,
+    plot_learning_curves,
+)
+
+SMOKE = smoke_enabled()
+torch.manual_seed(0)
+np.random.seed(0)
+print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
+
+# %%
+runs_folder = Path("runs")
+if SMOKE or not any(runs_folder.glob("*/config.json")):
+    runs_folder = Path(tempfile.mkdtemp(prefix="igpw_runs_"))
+    smoke = dict(epochs=2, limit_train_batches=1, limit_eval_batches=1, batch_size=8) if SMOKE else {}
+    for tag in ("baseline", "v2-16"):
+        train(preset("digits", tag, device="cpu", progress=False, **smoke), runs_root=runs_folder)
+runs = load_runs(runs_folder)
+print(f"{len(runs)} runs in {runs_folder}")
+assert len(runs) >= 2
+
+# %% [markdown]
+# ## One table
+#
+# Parameters (also relative to the first run), MACs per image, best validation accuracy, test accuracy of
+# the best-validation checkpoint, and time per epoch:
+
+# %%
+rows = compare_runs(runs)
+print(format_table(rows))
+assert all(r["params"] and 0 <= r["test_acc"] <= 1 for r in rows)
+
+# %% [markdown]
+# ## Learning curves
+#
+# Validation accuracy (solid) and training accuracy (dashed) per epoch:
+
+# %%
+fig = plot_learning_curves(runs)
+assert len(fig.axes[0].lines) == 2 * len(runs)
+fig
+
+# %% [markdown]
+# ## Accuracy versus parameters
+#
+# Each run is a point; the paper's CIFAR-10 results are drawn as well. The paper's claim is visible in this
+# chart: at 32 channels per group, kEffNet-B0 V2 sits at the baseline's accuracy with a quarter of its
+# parameters.
+
+# %%
+for label, params, acc in PAPER_CIFAR10:
+    print(f"paper: {label:16s} {params:>10,} params  {acc:.2f}%")
+fig = plot_accuracy_vs_parameters(runs, paper=True)
+assert dict((label, p) for label, p, _ in PAPER_CIFAR10)["V2-32"] == 950_650
+fig
+
+# %% [markdown]
+# **What to remember.** Compare models by accuracy *and* cost: parameters, MACs and time per epoch. Fewer
+# parameters and MACs do not automatically mean faster training on every device (notebook 4).
