@@ -28,11 +28,10 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from igpw_viz.core.architecture import b0_blocks, b0_pointwise_shapes
+from igpw_viz.core.architecture import b0_blocks, b0_pointwise_shapes, non_pointwise_parameters
 from igpw_viz.data.fixtures import smoke_enabled
 from igpw_viz.nn.counting import count_parameters, pointwise_table
 from igpw_viz.nn.models import efficientnet_b0
-from igpw_viz.viz.network import non_pointwise_parameters
 from igpw_viz.viz.wiring import PALETTE
 
 SMOKE = smoke_enabled()
@@ -159,3 +158,12 @@ fig
 #
 # **Exercise.** Which single pointwise layer of the network is the largest? (Hint: sort `rows` by
 # `r.parameters`.)
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+largest = max(rows, key=lambda r: r.parameters)
+print(f"largest: block {largest.block} ({largest.role}), {largest.in_channels} -> {largest.out_channels}: "
+      f"{largest.parameters:,} parameters")
+# the head: 320 x 1280 weights plus BatchNorm's 2 x 1280
+assert (largest.in_channels, largest.out_channels) == (320, 1280)
+assert largest.parameters == 320 * 1280 + 2 * 1280

@@ -158,3 +158,11 @@ plan_pointwise(240, 40, 0)  # Ch must be a positive int
 #   stay dense. Notebook 3 shows how V2 removes that constraint.
 #
 # **Exercise.** Find a `Ch` for which V1 *can* group `24 -> 144`. What is `G` then?
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+groupable = [ch for ch in range(1, 25) if not plan_pointwise(24, 144, ch, "v1").is_dense]
+print("V1 groups 24 -> 144 for Ch in", groupable)
+p = plan_pointwise(24, 144, 8, "v1")
+print(p.describe())
+assert 8 in groupable and p.k.groups == 24 // 8 == 3  # 8 divides 24: three groups of 8 channels

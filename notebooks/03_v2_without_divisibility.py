@@ -158,3 +158,13 @@ draw_wiring(plan, level="channel").figure
 #
 # **Exercise.** Count `320 -> 1280` (EfficientNet's head) at `Ch = 16` by hand, then check with
 # `plan_pointwise(320, 1280, 16).describe()`.
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+ic, fc, ch = 320, 1280, 16
+groups = math.ceil(ic / ch)  # 20 groups; 320 = 20 x 16, so no channel is copied
+filters = fc // groups  # 1280 = 20 x 64: 64 filters per group, none extra
+by_hand = fc * ch  # every filter reads Ch = 16 channels
+print(f"{groups} groups x {filters} filters, {by_hand:,} weights instead of {ic * fc:,}; no L (an expansion)")
+p = plan_pointwise(ic, fc, ch)
+assert (p.k.groups, p.k.base_filters, p.k.uneven_groups, p.weights, p.l) == (groups, filters, 0, by_hand, None)

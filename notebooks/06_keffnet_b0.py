@@ -26,6 +26,7 @@
 import numpy as np
 import torch
 
+from igpw_viz.core.architecture import non_pointwise_parameters
 from igpw_viz.core.paper import PUBLISHED_PARAMETERS as PUBLISHED
 from igpw_viz.data.fixtures import smoke_enabled
 from igpw_viz.nn.counting import count_macs, count_parameters, format_pointwise_table, pointwise_table
@@ -119,3 +120,18 @@ draw_network_totals(current=32, scheme="v2").figure
 # * V2 at `Ch = 16` keeps 623,226 of 4,020,358 parameters (84.5% saved); at `Ch = 32`, 950,650 (76% saved),
 #   and these counts match the paper exactly.
 # * Fewer parameters is only half of the story: notebooks 7-10 train these models and compare accuracy.
+
+# %% [markdown]
+# ## Exercise
+#
+# Before you count: at `Ch = 8`, will kEffNet-B0 V2 have more or fewer parameters than at `Ch = 16`? Then
+# count it, and find what share of its parameters still sits in pointwise layers (use `pointwise_table`).
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+m8 = keffnet_b0(10, 8, "v2")
+total = count_parameters(m8)
+pointwise = sum(r.parameters for r in pointwise_table(m8, image_size=224))
+print(f"V2-8: {total:,} parameters, {pointwise:,} ({pointwise / total:.1%}) in pointwise layers")
+assert total < PUBLISHED[("v2", 16)]  # narrower groups: fewer weights
+assert total == pointwise + non_pointwise_parameters(10)  # the rest: stem, depthwise, BN, classifier

@@ -31,7 +31,9 @@ import torch
 from igpw_viz.core.paper import PUBLISHED_PARAMETERS as PUBLISHED
 from igpw_viz.data.digits import load_digits_splits
 from igpw_viz.data.fixtures import smoke_enabled
+from igpw_viz.nn.counting import count_parameters
 from igpw_viz.training import preset, train
+from igpw_viz.training.build import build_model
 from igpw_viz.training.results import load_run, plot_learning_curves
 from igpw_viz.viz.samples import draw_samples
 
@@ -112,3 +114,12 @@ fig
 #   accuracy; on the digits you can answer it on your laptop.
 #
 # **Exercise.** Train `v2-4` and `v1-16` (change the tags) and compare parameters and accuracy.
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+# Parameters first (no training needed); then train them by changing TAGS above and compare accuracy.
+counts = {tag: count_parameters(build_model(preset("digits", tag), 10)) for tag in ("v2-4", "v1-16", "v2-16")}
+for tag, n in counts.items():
+    print(f"{tag:6s} {n:>9,} parameters")
+assert counts["v1-16"] == PUBLISHED[("v1", 16)] and counts["v2-16"] == PUBLISHED[("v2", 16)]
+assert counts["v2-4"] < counts["v2-16"]  # four channels per group: fewer weights per filter

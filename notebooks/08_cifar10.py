@@ -19,7 +19,9 @@
 # **Learning goal.** You will download CIFAR-10 (once, hash-checked), look at its splits and images, train
 # baseline, v2-16, v2-32 with the paper's protocol, and compare the test accuracy with the paper.
 #
-# CIFAR-10 has 60,000 colour images of 32x32 pixels in 10 classes (50,000 for training, 10,000 for testing). The paper validates on the first 10% of the training arrays, trains kEffNet-B0 at 32x32 with the first three strides skipped, and the baseline at 224x224 (upsampled), for 50 epochs with batch 64.
+# CIFAR-10 has 60,000 colour images of 32x32 pixels in 10 classes (50,000 for training, 10,000 for testing). The
+# paper validates on the first 10% of the training arrays, trains kEffNet-B0 at 32x32 with the first three
+# strides skipped, and the baseline at 224x224 (upsampled), for 50 epochs with batch 64.
 #
 # The full protocol needs a GPU and hours. With `IGPW_SMOKE=1` this notebook instead uses a tiny archive in
 # the real format, generated locally, through the *same* loader and training code, for one short epoch:
@@ -34,10 +36,12 @@ import tempfile
 import numpy as np
 import torch
 
-from igpw_viz.core.paper import paper_accuracies
+from igpw_viz.core.paper import ANALYTIC_MACS, paper_accuracies
 from igpw_viz.data import load_dataset, override
 from igpw_viz.data.fixtures import make_fixture_root, smoke_enabled
+from igpw_viz.nn.counting import count_macs
 from igpw_viz.training import preset, train
+from igpw_viz.training.build import build_model
 from igpw_viz.viz.samples import draw_samples
 
 SMOKE = smoke_enabled()
@@ -121,7 +125,8 @@ assert all(0.0 <= r.metrics["test_acc"] <= 1.0 for r in results.values())
 # %% [markdown]
 # ## Comparison with the paper
 #
-# Published (50 epochs, best validation checkpoint): baseline 93.33%, V1-16 92.46%, V2-16 92.61%, V1-32 93.61%, V2-32 93.67%.
+# Published (50 epochs, best validation checkpoint): baseline 93.33%, V1-16 92.46%, V2-16 92.61%, V1-32 93.61%,
+# V2-32 93.67%.
 
 # %%
 # published test accuracies (%), one run each: igpw_viz.core.paper.PAPER_RESULTS
@@ -137,3 +142,21 @@ if not SMOKE:  # a full run should land within a couple of points of the publish
 # %% [markdown]
 # **What to remember.** The paper's claim is not that kEffNet-B0 is more accurate, but that it reaches about
 # the same accuracy with a fraction of the parameters.
+
+# %% [markdown]
+# ## Exercise
+#
+# The paper trains the baseline at 224x224 with all strides, but kEffNet-B0 at 32x32 with the first three
+# strides skipped (`preset(...).image_size` and `.skip_strides` say so). How many multiply-accumulates per
+# image does each configuration need? Check your numbers against the paper's analytic counts in
+# `igpw_viz.core.paper.ANALYTIC_MACS`.
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+macs = {}
+for tag in ("baseline", "v2-16", "v2-32"):
+    cfg = preset("cifar10", tag)
+    m = build_model(cfg, 10)
+    macs[tag] = count_macs(m, cfg.image_size)
+    print(f"{tag:9s} {cfg.image_size:>3}px skip {cfg.skip_strides}: {macs[tag] / 1e6:6.1f} M MACs per image")
+    assert macs[tag] == ANALYTIC_MACS[(tag, cfg.image_size, cfg.skip_strides)]

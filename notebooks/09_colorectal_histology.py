@@ -16,10 +16,14 @@
 # %% [markdown]
 # # 9. Training on colorectal cancer histology
 #
-# **Learning goal.** You will download colorectal cancer histology (once, hash-checked), look at its splits and images, train
+# **Learning goal.** You will download colorectal cancer histology (once, hash-checked), look at its splits and
+# images, train
 # baseline, v2-16 with the paper's protocol, and compare the test accuracy with the paper.
 #
-# Kather et al. (2016) published 5,000 tissue tiles of 150x150 pixels, 625 in each of 8 classes (tumour, stroma, complex, lymphocytes, debris, mucosa, adipose, empty). The paper zero-pads and resizes them to 224x224, splits each class on its sorted file list (63 validation, 63 test, 499 training images), enlarges validation four-fold with flips, and trains for 1000 epochs.
+# Kather et al. (2016) published 5,000 tissue tiles of 150x150 pixels, 625 in each of 8 classes (tumour, stroma,
+# complex, lymphocytes, debris, mucosa, adipose, empty). The paper zero-pads and resizes them to 224x224, splits
+# each class on its sorted file list (63 validation, 63 test, 499 training images), enlarges validation four-
+# fold with flips, and trains for 1000 epochs.
 #
 # The full protocol needs a GPU and hours. With `IGPW_SMOKE=1` this notebook instead uses a tiny archive in
 # the real format, generated locally, through the *same* loader and training code, for one short epoch:
@@ -34,9 +38,12 @@ import tempfile
 import numpy as np
 import torch
 
-from igpw_viz.core.paper import paper_accuracies
+from igpw_viz.core.paper import ANALYTIC_MACS, paper_accuracies
 from igpw_viz.data import load_dataset, override
 from igpw_viz.data.fixtures import make_fixture_root, smoke_enabled
+from igpw_viz.data.registry import get_spec
+from igpw_viz.nn.counting import count_macs, count_parameters
+from igpw_viz.nn.models import efficientnet_b0, keffnet_b0
 from igpw_viz.training import preset, train
 from igpw_viz.viz.samples import draw_samples
 
@@ -137,3 +144,21 @@ if not SMOKE:  # a full run should land within a couple of points of the publish
 # %% [markdown]
 # **What to remember.** The paper's claim is not that kEffNet-B0 is more accurate, but that it reaches about
 # the same accuracy with a fraction of the parameters.
+
+# %% [markdown]
+# ## Exercise
+#
+# The paper trains on this dataset at 224x224 with all of B0's strides. How many multiply-accumulates per
+# image do the baseline and kEffNet-B0 V2-16 need, and how many parameters? Which saving is larger?
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+classes = len(get_spec("colorectal_histology").classes)
+base, keff = efficientnet_b0(classes), keffnet_b0(classes, 16, "v2")
+for name, m in (("baseline", base), ("v2-16", keff)):
+    print(f"{name:9s} {count_parameters(m):>10,} parameters  {count_macs(m, 224) / 1e6:7.1f} M MACs per image")
+saved_params = 1 - count_parameters(keff) / count_parameters(base)
+saved_macs = 1 - count_macs(keff, 224) / count_macs(base, 224)
+print(f"V2-16 saves {saved_params:.1%} of the parameters and {saved_macs:.1%} of the MACs")
+assert count_macs(base, 224) == ANALYTIC_MACS[("baseline", 224, 0)] + 1280 * (classes - 10)  # classifier size
+assert saved_params > saved_macs  # the depthwise convs keep their MACs, and they matter more for MACs

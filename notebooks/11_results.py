@@ -97,3 +97,19 @@ fig
 # %% [markdown]
 # **What to remember.** Compare models by accuracy *and* cost: parameters, MACs and time per epoch. Fewer
 # parameters and MACs do not automatically mean faster training on every device (notebook 4).
+
+# %% [markdown]
+# ## Exercise
+#
+# From the paper's CIFAR-10 numbers (`PAPER_CIFAR10`: label, parameters, test accuracy), which model gives
+# the most accuracy per million parameters, and how many points does V2-16 give up against the baseline
+# for its 84.5% fewer parameters?
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+per_million = {label: acc / (params / 1e6) for label, params, acc in PAPER_CIFAR10}
+best = max(per_million, key=per_million.get)
+acc = {label: a for label, _, a in PAPER_CIFAR10}
+print({k: round(v, 1) for k, v in per_million.items()})
+print(f"most accuracy per parameter: {best}; V2-16 gives up {acc['EfficientNet-B0'] - acc['V2-16']:.2f} points")
+assert best == "V2-16" and round(acc["EfficientNet-B0"] - acc["V2-16"], 2) == 0.72

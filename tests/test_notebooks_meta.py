@@ -179,3 +179,17 @@ def test_notebook_and_its_text_source_agree(path):
 def test_every_text_source_has_its_notebook():
     sources = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
     assert [p.with_suffix(".ipynb") for p in sources] == NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_has_an_exercise_with_a_checked_solution(path):
+    """A markdown cell poses the exercise; a code cell tagged `solution` (hidden in the book with
+    `hide-cell`) answers it and asserts its answer, so nbval checks every solution."""
+    nb = _load(path)
+    assert any("exercise" in _source(c).lower() for c in nb["cells"] if c["cell_type"] == "markdown"), \
+        f"{path.name}: no exercise"
+    solutions = [c for c in _code_cells(nb) if "solution" in c.get("metadata", {}).get("tags", [])]
+    assert solutions, f"{path.name}: no code cell tagged 'solution'"
+    for cell in solutions:
+        assert "hide-cell" in cell["metadata"]["tags"], f"{path.name}: solutions are hidden in the book"
+        assert re.search(r"^\s*assert ", _source(cell), re.M), f"{path.name}: a solution checks its answer"

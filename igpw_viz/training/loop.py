@@ -30,6 +30,7 @@ from . import distributed as D
 from .build import build_model, load_splits, make_batches
 from .checkpoint import check_resumable, load_checkpoint, save_checkpoint, write_history, write_json
 from .config import TrainConfig
+from .expect import warn_if_paper_run_on_cpu
 from .runs import BEST, CONFIG, HISTORY, LAST, METRICS, STATUS, choose_run_dir
 from .schedule import CyclicLR
 
@@ -165,6 +166,8 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
         D.barrier(info)
         if not info.is_main:
             splits = load_splits(cfg, progress=False)
+    if info.is_main:
+        warn_if_paper_run_on_cpu(cfg, device.type, len(splits.train))
     if cfg.batch_size > len(splits.train):
         raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(splits.train)} training images of "
                          f"{cfg.dataset}")
