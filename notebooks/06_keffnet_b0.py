@@ -43,7 +43,10 @@ print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
 #
 # `keffnet_b0(num_classes, channels_per_group, scheme, skip_strides)` builds the network from the same
 # stage table as `efficientnet_b0`. For CIFAR-10's 32x32 images the paper skips the first three strides
-# (`skip_strides=3`), so the feature maps are 31x31 in the first stages instead of 16x16.
+# (`skip_strides=3`), so the feature maps are 31x31 in the first stages instead of 16x16. Why 31 and
+# not 32: the authors' Keras code pads the stem by one pixel on the bottom/right only and then convolves
+# without padding, even at stride 1, which trims one row and column; we follow it exactly (the
+# project's `docs/algorithm.md`).
 
 # %%
 model = keffnet_b0(num_classes=10, channels_per_group=16, scheme="v2", skip_strides=3)

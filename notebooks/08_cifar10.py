@@ -36,18 +36,42 @@ import tempfile
 import numpy as np
 import torch
 
-from igpw_viz.core.paper import ANALYTIC_MACS, paper_accuracies
+from igpw_viz.core.paper import ANALYTIC_MACS, PAPER_TRAIN_IMAGES, paper_accuracies
 from igpw_viz.data import load_dataset, override
 from igpw_viz.data.fixtures import make_fixture_root, smoke_enabled
 from igpw_viz.nn.counting import count_macs
 from igpw_viz.training import preset, train
 from igpw_viz.training.build import build_model
+from igpw_viz.training.expect import cpu_epoch_seconds
 from igpw_viz.viz.samples import draw_samples
 
 SMOKE = smoke_enabled()
 torch.manual_seed(0)
 np.random.seed(0)
 print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
+
+# %% [markdown]
+# ## What will run where
+#
+# This notebook has two modes. **Smoke mode** (`SMOKE = True`) runs every line on a tiny generated archive
+# in a minute on any laptop, with meaningless numbers; that is how CI checks it. To switch it on in Jupyter,
+# run `%env IGPW_SMOKE=1` in a new cell *before* the setup cell (or restart the kernel after setting it).
+# **Full mode** (the default) downloads the real dataset once and trains with the paper's protocol: it
+# needs a GPU. The next cell says what this machine would do.
+
+# %%
+NAME = "cifar10"
+if torch.cuda.is_available():
+    print(f"GPU found: {torch.cuda.get_device_name()}. Full mode trains there.")
+else:
+    print("No GPU found. In full mode training would run on the CPU (train() warns about it). Rough cost on "
+          "the project's 2-core CPU (benchmarks/RESULTS.md):")
+for tag in ('baseline', 'v2-16', 'v2-32'):
+    cfg = preset(NAME, tag)
+    epoch = cpu_epoch_seconds(cfg, PAPER_TRAIN_IMAGES[NAME])
+    cpu = f"{epoch / 60:5.0f} min/epoch, {epoch * cfg.epochs / 3600:6.0f} h in all" if epoch else "not measured"
+    print(f"  {tag:9s} {cfg.image_size:>3}px, {cfg.epochs} epochs of {PAPER_TRAIN_IMAGES[NAME]:,} images: CPU {cpu}")
+print("SMOKE =", SMOKE, "->", "tiny offline run" if SMOKE else "full protocol")
 
 # %% [markdown]
 # ## Getting the data
@@ -58,7 +82,6 @@ print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
 # fixture archive and register it in place of the real one while we use it.
 
 # %%
-NAME = "cifar10"
 if SMOKE:
     fixture = make_fixture_root(NAME, tempfile.mkdtemp(prefix="igpw_smoke_"), size=10)
     DATA_ROOT, IMAGE_SIZE = str(fixture.root), 32
@@ -93,7 +116,7 @@ fig
 # %% [markdown]
 # ## Training with the paper's protocol
 #
-# `preset("cifar10", tag)` fills in the paper's settings for this dataset; we print the one for
+# `preset(NAME, tag)` fills in the paper's settings for this dataset; we print the one for
 # v2-32. In smoke mode we shrink it (32x32 images, batch 8, two batches, one epoch).
 
 # %%
@@ -155,7 +178,7 @@ if not SMOKE:  # a full run should land within a couple of points of the publish
 # Solution
 macs = {}
 for tag in ("baseline", "v2-16", "v2-32"):
-    cfg = preset("cifar10", tag)
+    cfg = preset(NAME, tag)
     m = build_model(cfg, 10)
     macs[tag] = count_macs(m, cfg.image_size)
     print(f"{tag:9s} {cfg.image_size:>3}px skip {cfg.skip_strides}: {macs[tag] / 1e6:6.1f} M MACs per image")

@@ -19,9 +19,11 @@
 # **Learning goal.** You will read run folders back (`igpw_viz.training.results`), put the runs side by side in one
 # table, and draw learning curves and accuracy against parameters next to the paper's published points.
 #
-# After notebooks 8-10 in full mode, the run folders are under `runs/` next to the notebooks. In smoke mode
-# (and if `runs/` is empty) this notebook first makes two tiny digits runs so that every cell has something
-# to show.
+# After [chapter 7](07_first_training_run.ipynb) or chapters [8](08_cifar10.ipynb)-[10](10_malaria.ipynb)
+# in full mode, the run folders are under `runs/` next to the notebooks. In smoke mode this notebook first
+# makes two tiny digits runs (a few seconds, meaningless numbers) so that every cell has something to show.
+# In full mode with an empty `runs/` it stops and asks: set `TRAIN_DIGITS = True` below to train the two
+# real digits runs here (15 epochs each, about 4 minutes on 2 CPU cores), or run the other chapters first.
 
 # %%
 # Setup: run this cell first. SMOKE=True (IGPW_SMOKE=1) makes every run tiny and offline (used by CI).
@@ -49,8 +51,12 @@ np.random.seed(0)
 print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
 
 # %%
+TRAIN_DIGITS = False  # full mode with no runs yet: set True to train baseline and v2-16 on the digits here
 runs_folder = Path("runs")
 if SMOKE or not any(runs_folder.glob("*/config.json")):
+    if not (SMOKE or TRAIN_DIGITS):
+        raise RuntimeError("no run folders under runs/: run chapters 7-10 first, or set TRAIN_DIGITS = True "
+                           "in this cell to train two digits runs here (about 4 minutes on 2 CPU cores)")
     runs_folder = Path(tempfile.mkdtemp(prefix="igpw_runs_"))
     smoke = dict(epochs=2, limit_train_batches=1, limit_eval_batches=1, batch_size=8) if SMOKE else {}
     for tag in ("baseline", "v2-16"):
