@@ -68,7 +68,7 @@ fig
 
 # %%
 smoke = dict(epochs=1, limit_train_batches=2, limit_eval_batches=1, batch_size=16) if SMOKE else {}
-configs = {tag: preset("digits", tag, device="cpu", progress=not SMOKE, **smoke) for tag in ("baseline", "v2-16")}
+configs = {tag: preset("digits", tag, device="cpu", progress=False, **smoke) for tag in ("baseline", "v2-16")}
 print(configs["v2-16"])
 assert configs["v2-16"].channels_per_group == 16 and configs["baseline"].model == "efficientnet_b0"
 
@@ -117,7 +117,7 @@ fig
 
 # %% tags=["solution", "hide-cell"]
 # Solution
-# Parameters first (no training needed); then train them by changing TAGS above and compare accuracy.
+# Parameters first (no training needed); then train them by changing the tags in the configuration cell.
 counts = {tag: count_parameters(build_model(preset("digits", tag), 10)) for tag in ("v2-4", "v1-16", "v2-16")}
 for tag, n in counts.items():
     print(f"{tag:6s} {n:>9,} parameters")

@@ -58,6 +58,12 @@ print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
 # run `%env IGPW_SMOKE=1` in a new cell *before* the setup cell (or restart the kernel after setting it).
 # **Full mode** (the default) downloads the real dataset once and trains with the paper's protocol: it
 # needs a GPU. The next cell says what this machine would do.
+#
+# **What a full run costs.** On one V100 the authors report 126 s per epoch for V2-16, 168 s for V2-32 and
+# 344 s for the baseline (224 px, batch 32): about 1.8 h, 2.3 h and 4.8 h for 50 epochs
+# (`KERAS_EPOCH_SECONDS` in `igpw_viz.core.paper`); this project has not yet timed a GPU run. On the
+# project's 2-core CPU the measured training rates (benchmarks/RESULTS.md) give about 39, 46 and 73 min per
+# epoch, 33, 39 and 61 h for the three runs: do not start them on a laptop.
 
 # %%
 NAME = "cifar10"

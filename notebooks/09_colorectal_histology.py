@@ -61,6 +61,11 @@ print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
 # run `%env IGPW_SMOKE=1` in a new cell *before* the setup cell (or restart the kernel after setting it).
 # **Full mode** (the default) downloads the real dataset once and trains with the paper's protocol: it
 # needs a GPU. The next cell says what this machine would do.
+#
+# **What a full run costs.** The paper gives no training time for this dataset and this project has not yet
+# timed a GPU run. 1,000 epochs of 3,992 images at 224x224 is long even on a GPU; on the project's 2-core
+# CPU the measured training rates (benchmarks/RESULTS.md) give about 5-6 min per epoch, 80-108 h per run:
+# do not start it on a laptop.
 
 # %%
 NAME = "colorectal_histology"

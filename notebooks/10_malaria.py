@@ -60,6 +60,11 @@ print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
 # run `%env IGPW_SMOKE=1` in a new cell *before* the setup cell (or restart the kernel after setting it).
 # **Full mode** (the default) downloads the real dataset once and trains with the paper's protocol: it
 # needs a GPU. The next cell says what this machine would do.
+#
+# **What a full run costs.** The paper gives no training time for this dataset and this project has not yet
+# timed a GPU run. On the project's 2-core CPU the measured training rates (benchmarks/RESULTS.md) give
+# about 26-36 min per epoch of 22,046 images at 224x224, 33-45 h per run of 75 epochs: do not start it on a
+# laptop.
 
 # %%
 NAME = "malaria"

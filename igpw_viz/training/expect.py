@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import warnings
 
-from .config import TrainConfig
+from .config import TrainConfig, model_tag
 
 # Training throughput (images/s, one optimizer step of batch 64 or 8, fp32, 2 threads) measured by
 # benchmarks/model_bench.py on the project's 2-core CPU on 2026-12-04 (benchmarks/RESULTS.md, section 2):
-# (model, image size, strides skipped) -> images/s. A rough guide: other CPUs differ by several times.
+# (model tag, image size, strides skipped) -> images/s. A rough guide: other CPUs differ by several times.
 CPU_IMAGES_PER_SECOND: dict[tuple[str, int, int], float] = {
-    ("efficientnet_b0", 32, 3): 9.9, ("keffnet_b0", 32, 3): 19.2,
-    ("efficientnet_b0", 224, 0): 10.3, ("keffnet_b0", 224, 0): 13.9,
+    ("baseline", 32, 3): 9.9, ("v2-16", 32, 3): 19.2, ("v2-32", 32, 3): 16.2,
+    ("baseline", 224, 0): 10.3, ("v2-16", 224, 0): 13.9, ("v2-32", 224, 0): 13.4,
 }
 
 
 def cpu_epoch_seconds(cfg: TrainConfig, train_images: int) -> float | None:
     """Seconds one epoch of ``cfg`` would take on the project's 2-core CPU (None: not measured)."""
-    rate = CPU_IMAGES_PER_SECOND.get((cfg.model, cfg.image_size, cfg.skip_strides))
+    tag = model_tag(cfg.model, cfg.scheme, cfg.channels_per_group)
+    rate = CPU_IMAGES_PER_SECOND.get((tag, cfg.image_size, cfg.skip_strides))
     return None if rate is None else train_images / rate
 
 
