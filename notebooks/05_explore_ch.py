@@ -30,10 +30,12 @@
 import numpy as np
 import torch
 
+from igpw_viz import plan_pointwise
 from igpw_viz.core.paper import PUBLISHED_PARAMETERS as PUBLISHED
 from igpw_viz.data.fixtures import smoke_enabled
 from igpw_viz.viz.connectivity import layer_report
 from igpw_viz.viz.network import network_report
+from igpw_viz.viz.tradeoff import draw_tradeoff, tradeoff_points
 from igpw_viz.viz.widgets import explore_layer, explore_network
 
 SMOKE = smoke_enabled()
@@ -54,11 +56,39 @@ assert "1,280 instead of 9,600" in text
 fig
 
 # %% [markdown]
-# Now move the sliders. Things to try:
+# ## Savings have a price: mixing
 #
-# * `Ch = 1, 2, 4`: more groups, fewer weights; L gets more groups too.
+# "86.7% saved" is only half of the story. A dense 1x1 conv lets every output read every input; a grouped
+# one does not. The plan counts, for each output, how many inputs it depends on (through K, the interleave,
+# L and the sum): `plan.mixing()`. The smaller `Ch`, the more is saved, and the less each output sees.
+# The trade-off over `Ch` for this layer (the dot marks `Ch = 16`):
+
+# %%
+for ch in (1, 4, 8, 16, 32):
+    plan = plan_pointwise(240, 40, ch)
+    print(f"Ch = {ch:2d}: {1 - plan.weights / plan.dense_weights:6.1%} of weights saved; {plan.mixing()}")
+assert str(plan_pointwise(240, 40, 16).mixing()).startswith("each output reads 192-240 of 240 inputs")
+draw_tradeoff(240, 40, "v2", current=16).figure
+
+# %% [markdown]
+# Two settings are degenerate. **`Ch = 1`** makes every group one channel wide: at `240 -> 40` K still
+# needs 6 channels per group (it cannot have more groups than filters), but L only scales single channels
+# and the interleave moves nothing, so each output reads just the 6 inputs of its K group: 97.1% saved,
+# 2.5% of the inputs seen. **`Ch` of half of `Ic` or more** (here from `Ch = 120`) leaves nothing worth
+# grouping: V2 keeps the layer dense, saving nothing and mixing everything. `describe()` says so in words.
+
+# %%
+print(plan_pointwise(240, 40, 1).describe())
+assert plan_pointwise(240, 40, 1).mixing().max_inputs == 6 and plan_pointwise(240, 40, 120).is_dense
+
+# %% [markdown]
+# Now move the sliders (`Ic` input channels, `Fc` output channels, `Ch` channels per group, the scheme).
+# The widget shows the wiring, the plan in words with its savings *and* its mixing, and the trade-off
+# curve with your `Ch` marked. Things to try:
+#
+# * `Ch = 1, 2, 4, 8, 16`: watch the savings rise a little and the mixing fall a lot.
 # * `Ic = 24, Fc = 144` with V1 and with V2: V1 stays dense, V2 replicates 8 channels.
-# * `Ch` larger than `Ic / 2`: the layer stays dense in V2.
+# * `Ch` of at least half of `Ic`: the layer stays dense in V2.
 
 # %% tags=["skip-execution"]
 explore_layer(240, 40, 16, "v2")  # not run when the book is built: a static page has no kernel
@@ -87,3 +117,19 @@ explore_network(16, "v2")  # not run when the book is built: a static page has n
 #    76%.)
 # 2. Where is V1 above V2 on the totals curve, and why? (Hint: layers V1 leaves dense.)
 # 3. Which layers are still dense at `Ch = 16` in V2? (Look for bars of equal height.)
+#
+# ## Exercise
+#
+# For the projection `240 -> 40` (V2), what is the largest saving you can get while every output still
+# reads at least half of the 240 inputs? Which `Ch` gives it? Use `plan_pointwise(...).mixing()` or
+# `tradeoff_points(240, 40)`.
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+candidates = [pt for pt in tradeoff_points(240, 40, "v2", channels=range(1, 241)) if pt.min_reads >= 0.5]
+best = max(candidates, key=lambda pt: pt.saved)
+print(f"Ch = {best.channels_per_group}: {best.saved:.1%} saved, each output reads at least {best.min_reads:.0%}")
+# the same answer straight from the plans, without the trade-off helper:
+plans = [plan_pointwise(240, 40, ch) for ch in range(1, 241)]
+by_plan = max(1 - p.weights / p.dense_weights for p in plans if p.mixing().min_inputs >= 120)
+assert best.saved == by_plan and plan_pointwise(240, 40, best.channels_per_group).mixing().min_inputs >= 120

@@ -168,3 +168,136 @@ def test_bad_input_names_the_argument(kwargs, exc, needle):
     with pytest.raises(exc, match=needle) as info:
         plan_pointwise(**args)
     assert repr(kwargs[next(iter(kwargs))]) in str(info.value)
+
+
+# ----------------------------------------------------------------------------------------------- mixing
+# The oracle rebuilds the block from the rules of docs/algorithm.md alone (not from the plan's tables):
+# 0/1 matrices for K, the interleave P and L, composed as block = [L P K + K > 0] (or P K, or K).
+def _compose(a, b):
+    """Boolean matrix product of two 0/1 matrices stored as one set of column indices per row."""
+    return [set().union(*(b[j] for j in row)) for row in a]
+
+
+def _grouped_oracle(ic, fc, groups, width):
+    """A grouped conv: extended input (copies of the first channels appended), group g reads positions
+    [g*width, (g+1)*width); the filter split and output order of the reference (path 1, then path 2)."""
+    extended = list(range(ic)) + list(range(groups * width - ic))
+    reads = [set(extended[g * width:(g + 1) * width]) for g in range(groups)]
+    base, extra = divmod(fc, groups)
+    return [reads[g] for g in range(groups) for _ in range(base)] + [reads[g] for g in range(extra)]
+
+
+def _v2_stage_oracle(ic, fc, ch):
+    groups = min(math.ceil(ic / ch), fc)
+    if groups == 1:
+        return [set(range(ic))] * fc, 1
+    return _grouped_oracle(ic, fc, groups, ch if groups * ch >= ic else math.ceil(ic / groups)), groups
+
+
+def _interleave_oracle(fc, step):
+    order = [i for t in range(step) for i in range(t, fc, step)]
+    return [{order[j]} for j in range(fc)]  # row j of P: the interleaved position j reads k[order[j]]
+
+
+def _block_oracle(ic, fc, ch, scheme):
+    """For each block output, the set of inputs it depends on, by composing K, P and L."""
+    dense = [set(range(ic))] * fc
+    if scheme == "dense":
+        return dense
+    if scheme == "v2":
+        if not (ic > 2 * ch or (fc > ic and ic > ch)):
+            return dense
+        k, groups = _v2_stage_oracle(ic, fc, ch)
+        if groups == 1 or ic < fc:
+            return k
+        step = fc // ch
+        p = _interleave_oracle(fc, step) if step >= 2 else [{j} for j in range(fc)]
+        l, _ = _v2_stage_oracle(fc, fc, ch)
+    else:
+        groups = _v1_groups_oracle(ic, fc, ch)
+        if groups == 1:
+            return dense
+        k = _grouped_oracle(ic, fc, groups, ic // groups)
+        step = fc // groups
+        p = _interleave_oracle(fc, step) if step > 1 else [{j} for j in range(fc)]
+        if ic < fc:
+            return _compose(p, k)
+        l = _grouped_oracle(fc, fc, groups, fc // groups)
+    lpk = _compose(_compose(l, p), k)
+    return [a | b for a, b in zip(lpk, k, strict=True)]
+
+
+def _oracle_mixing(ic, fc, ch, scheme):
+    counts = [len(s) for s in _block_oracle(ic, fc, ch, scheme)]
+    return min(counts), max(counts), sum(n == ic for n in counts)
+
+
+def _small_shapes(n, seed=1):
+    rng = random.Random(seed)
+    return [(rng.randint(1, 70), rng.randint(1, 70), rng.choice([1, 2, 3, 4, 5, 8, 16]),
+             rng.choice(["v1", "v2", "v2", "dense"])) for _ in range(n)]
+
+
+@pytest.mark.parametrize("ic,fc,ch,scheme", _small_shapes(200))
+def test_connectivity_and_mixing_match_the_composed_matrices(ic, fc, ch, scheme):
+    plan = plan_pointwise(ic, fc, ch, scheme)
+    oracle = _block_oracle(ic, fc, ch, scheme)
+    assert [set(deps) for deps in plan.connectivity()] == oracle
+    m = plan.mixing()
+    assert (m.min_inputs, m.max_inputs, m.full_outputs) == _oracle_mixing(ic, fc, ch, scheme)
+    assert (m.in_channels, m.out_channels) == (ic, fc)
+    assert m.is_full == (m.min_inputs == ic) and (m.full_fraction == 1) == m.is_full
+
+
+@pytest.mark.parametrize("ic,fc,ch,scheme,reads", [
+    (240, 40, 1, "v2", (6, 6)),           # K capped at 40 groups of 6; L one channel wide
+    (1280, 1280, 1, "v2", (1, 1)),        # every group one channel wide: nothing is mixed
+    (240, 40, 16, "v2", (192, 240)),      # L's groups reach 12-15 of K's 15 groups
+    (40, 240, 16, "v2", (16, 16)),        # an expansion: K alone
+    (96, 4, 16, "v2", (96, 96)),          # dense L joins K's groups again
+    (240, 40, 16, "v1", (96, 120)),       # V1: L (4 wide) reaches 4-5 of K's 10 groups
+])
+def test_mixing_of_the_teaching_cases(ic, fc, ch, scheme, reads):
+    assert _oracle_mixing(ic, fc, ch, scheme)[:2] == reads  # the oracle first, then the plan
+    m = plan_pointwise(ic, fc, ch, scheme).mixing()
+    assert (m.min_inputs, m.max_inputs) == reads
+    assert m.min_fraction == reads[0] / ic and m.max_fraction == reads[1] / ic
+
+
+def test_mixing_text_and_cache():
+    p = plan_pointwise(240, 40, 16)
+    assert p.mixing() is p.mixing()  # computed once per plan
+    assert str(p.mixing()) == "each output reads 192-240 of 240 inputs (80-100%)"
+    assert p.mixing().full_outputs == 14
+    assert str(plan_pointwise(240, 40, 1).mixing()) == "each output reads 6 of 240 inputs (2.5%)"
+    assert str(plan_pointwise(1280, 1280, 1).mixing()) == "each output reads 1 of 1280 inputs (0.078%)"
+    assert str(plan_pointwise(96, 4, 16).mixing()) == "each output reads all 96 inputs (100%)"
+    with pytest.raises(AttributeError):
+        p.mixing().min_inputs = 3  # frozen
+
+
+def test_describe_puts_mixing_next_to_savings():
+    text = plan_pointwise(240, 40, 16).describe()
+    assert "Weights: 1,280 instead of 9,600 (86.7% saved).\nMixing: each output reads 192-240 of 240" in text
+    assert "14 of 40 outputs read every input" in text
+    assert "Mixing: each output reads 16 of 40 inputs (40%)" in plan_pointwise(40, 240, 16).describe()
+
+
+def test_describe_explains_degenerate_settings():
+    ch1 = plan_pointwise(240, 40, 1).describe()
+    assert "Ch = 1 channel per group" in ch1 and "1 channels" not in ch1
+    assert "40 groups of 6 channels" in ch1 and "L: 40 groups of 1 channel " in ch1
+    assert "step 40 on 40 channels" in ch1 and "moves nothing" in ch1
+    assert "only the 6 inputs of its K group" in ch1 and "97.1%" in ch1
+    one = plan_pointwise(1280, 1280, 1).describe()
+    assert "each output reads 1 input and nothing is mixed" in one and "1280, 2560" not in one
+    wide = plan_pointwise(40, 40, 64).describe()
+    assert "Ch = 64 >= Ic = 40" in wide and "no grouping" in wide
+    assert "Mixing: each output reads all 40 inputs (100%), as in the dense conv." in wide
+    no_step = plan_pointwise(40, 24, 16).describe()  # Fc // Ch = 1: L exists, no interleave
+    assert "Sum: output = L(K) + K." in no_step and "interleaved K" not in no_step
+    assert "No interleave (Fc // Ch = 24 // 16 = 1 < 2)" in no_step
+    assert "K's channels 0-7 are replicated" in no_step
+    assert "group 0 gets 14 filters" in plan_pointwise(240, 40, 16).describe()
+    assert "groups 0-1 get 13 filters" in plan_pointwise(300, 50, 16).describe()
+    assert "0, 3, 6, ... then 1, 4, 7, ... and so on (3 runs)" in plan_pointwise(300, 50, 16).describe()

@@ -6,6 +6,7 @@ The rules follow the authors' reference code (K-CAI `kConv2DType10` for V2, `kCo
 including its output channel order; `docs/algorithm.md` states them in full.
 
 Block:  k = K(x);  t = interleave(k);  y = L(t) + k  if L exists, else y = t.
+`PointwisePlan.mixing()` (see `mixing.py`) says what the grouping costs: how many inputs each output reads.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+
+from .mixing import Mixing, mixing_lines, plan_mixing, plural
 
 SCHEMES = ("v1", "v2", "dense")  # "dense": the plain conv (the baseline inside the same network)
 
@@ -259,52 +262,96 @@ class PointwisePlan:
             result.append(tuple(sorted(deps)))
         return tuple(result)
 
+    @cached_property
+    def _mixing(self) -> Mixing:
+        return plan_mixing(self)
+
+    def mixing(self) -> Mixing:
+        """How many of the Ic inputs each output reads (min, max, how many read all): the price of the
+        savings. Computed once per plan; ``str()`` reads 'each output reads 192-240 of 240 inputs (80-100%)'."""
+        return self._mixing
+
     # ----------------------------------------------------------------- text
     def _stage_text(self, name: str, stage: GroupedStage) -> list[str]:
         if stage.is_dense:
             return [f"{name}: dense {stage.in_channels} -> {stage.out_channels} conv "
                     f"({stage.weights:,} weights)."]
-        lines = [f"{name}: {stage.groups} groups of {stage.inputs_per_group} channels "
+        c = stage.inputs_per_group
+        lines = [f"{name}: {stage.groups} groups of {plural(c, 'channel')} "
                  f"({stage.in_channels} -> {stage.out_channels}, {stage.weights:,} weights)."]
+        if self.scheme == "v2" and c != self.channels_per_group:
+            lines.append(f"   at most one group per filter ({stage.out_channels}), so each group reads ceil("
+                         f"{stage.in_channels} / {stage.groups}) = {c} channels, not Ch = {self.channels_per_group}.")
         if stage.replicated:
-            what = "the interleaved channels" if name == "L" else "channels"
-            lines.append(f"   {what} {_ranges(stage.replicated)} are replicated to fill group "
-                         f"{stage.groups - 1}.")
+            what = "channel" if name == "K" else ("the interleaved channel" if self.interleave else "K's channel")
+            many = len(stage.replicated) > 1
+            lines.append(f"   {what}{'s' if many else ''} {_ranges(stage.replicated)} "
+                         f"{'are' if many else 'is'} replicated to fill group {stage.groups - 1}.")
         if stage.uneven_groups:
             first = "group 0 gets" if stage.uneven_groups == 1 else f"groups 0-{stage.uneven_groups - 1} get"
             lines.append(f"   {stage.out_channels} = {stage.groups} x {stage.base_filters} + "
                          f"{stage.uneven_groups}: {first} {stage.base_filters + 1} filters, "
                          f"the others {stage.base_filters}.")
         else:
-            plural = "filter" if stage.base_filters == 1 else "filters"
-            lines.append(f"   {stage.base_filters} {plural} per group.")
+            lines.append(f"   {plural(stage.base_filters, 'filter')} per group.")
+        if c == 1:
+            lines.append(f"   each group is one channel wide: {name} only scales single channels "
+                         f"and mixes nothing.")
         return lines
 
+    def _interleave_text(self) -> str:
+        fc, step = self.out_channels, self.interleave_step
+        if step is None:
+            why = (f"Fc // Ch = {fc} // {self.channels_per_group} = {fc // self.channels_per_group} < 2"
+                   if self.scheme == "v2" else f"Fc / G = {fc} / {self.k.groups} = 1")
+            return f"No interleave ({why}): L reads K's channels in their own order."
+        if step >= fc:
+            return (f"Interleave with step {step} on {fc} channels: every run holds one channel, so the "
+                    f"order does not change (this interleave moves nothing).")
+
+        def run(t: int) -> str:
+            items = list(range(t, fc, step))
+            return ", ".join(map(str, items[:3])) + (", ..." if len(items) > 3 else "")
+        return (f"Interleave with step {step}: K's channels {run(0)} then {run(1)}"
+                f"{' and so on' if step > 2 else ''} ({step} runs).")
+
     def describe(self) -> str:
-        """The plan as a teacher would explain it, one step per line."""
+        """The plan as a teacher would explain it, one step per line, with what it saves and what it costs."""
+        ch = self.channels_per_group
         head = (f"{self.scheme.upper()} plan for a {self.in_channels} -> {self.out_channels} pointwise conv, "
-                f"Ch = {self.channels_per_group} channels per group")
+                f"Ch = {plural(ch, 'channel')} per group")
         if self.is_dense:
-            return (f"{head}:\nstays dense ({self.dense_weights:,} weights): "
-                    f"{self._dense_reason()}.")
+            weights = f"{self.dense_weights:,} weight{'s' if self.dense_weights > 1 else ''}"
+            return "\n".join([f"{head}:", f"stays dense ({weights}): {self._dense_reason()}.",
+                              f"Weights: {self.dense_weights:,}, none saved."] + mixing_lines(self))
         lines = [head + ":"] + self._stage_text("K", self.k)
-        if self.interleave is not None:
-            lines.append(f"Interleave with step {self.interleave_step}: K's channels 0, "
-                         f"{self.interleave_step}, {2 * self.interleave_step}, ... then 1, "
-                         f"{1 + self.interleave_step}, ...")
         if self.l is not None:
+            lines.append(self._interleave_text())
             lines += self._stage_text("L", self.l)
-            lines.append("Sum: output = L(interleaved K) + K.")
+            into_l = "interleaved K" if self.interleave is not None else "K"
+            lines.append(f"Sum: output = L({into_l}) + K" + (", with K taken before the interleave."
+                                                              if self.interleave is not None else "."))
+        elif self.interleave is not None:
+            lines.append(self._interleave_text())
+            lines.append("No L and no sum (an expansion): the output is K's output in the interleaved order.")
         else:
-            lines.append("No L and no sum (an expansion: the block is K alone).")
+            lines.append("No L and no sum (an expansion): the block is K alone, so each output reads only "
+                         "the inputs of its K group.")
         lines.append(f"Weights: {self.weights:,} instead of {self.dense_weights:,} "
                      f"({100 * self.savings:.1f}% saved).")
-        return "\n".join(lines)
+        return "\n".join(lines + mixing_lines(self))
 
     def _dense_reason(self) -> str:
-        ic, fc, ch = self.in_channels, self.out_channels, self.channels_per_group
+        ic, ch = self.in_channels, self.channels_per_group
         if self.scheme == "dense":
             return "the scheme 'dense' keeps every pointwise conv as it is"
+        if ch < ic:
+            return self._rule_reason()
+        return (f"{self._rule_reason()}; indeed Ch = {ch} >= Ic = {ic}: one group would hold every input, "
+                f"so K would be the dense conv itself (no grouping)")
+
+    def _rule_reason(self) -> str:
+        ic, fc, ch = self.in_channels, self.out_channels, self.channels_per_group
         if self.scheme == "v1":
             return f"no common divisor of {ic} and {fc} above 1 is <= {ic} // {ch} = {ic // ch}"
         if fc == 1:
