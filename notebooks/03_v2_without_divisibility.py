@@ -117,6 +117,20 @@ assert plan.weights == by_hand == 1_280
 draw_wiring(plan).figure
 
 # %% [markdown]
+# What the savings cost: the last line of `describe()` counts, for each output, the inputs it depends on.
+# Here K's groups are narrow (16 of 240 inputs), but with interleave step 2 each L group collects outputs
+# of many K groups, so after L and the sum every output reads 192 to 240 of the 240 inputs, and 14 of the
+# 40 read all of them. Compare V1 on the same layer in [chapter 2](02_grouping_and_interleave_v1.ipynb):
+# 96-120. Chapter 5 lets you move `Ch` and watch both numbers.
+
+# %%
+mixing = plan.mixing()
+print(mixing)
+assert (mixing.min_inputs, mixing.max_inputs, mixing.full_outputs) == (192, 240, 14)
+v1 = plan_pointwise(Ic, Fc, Ch, "v1").mixing()
+assert (v1.min_inputs, v1.max_inputs) == (96, 120)
+
+# %% [markdown]
 # ## Layer 144 -> 40, Ch = 16 (V1 and V2 both apply, differently)
 #
 # V2: `G_K = 9` groups of 16, `40 = 9 x 4 + 4`, so groups 0-3 get 5 filters. L is the same as above.
