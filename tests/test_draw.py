@@ -20,6 +20,7 @@ from igpw_viz.viz.network import (
     pointwise_weights,
 )
 from igpw_viz.viz.samples import draw_samples
+from igpw_viz.viz.summary import HEAD, TAIL, summary_graph
 from igpw_viz.viz.wiring import CHANNEL_LIMIT, MAX_CHANNELS, draw_wiring, wiring_positions
 
 
@@ -60,10 +61,32 @@ def plt_state_used():
 
 def test_group_level_edges_equal_group_graph_edges():
     plan = plan_pointwise(1152, 320, 16, "v2")
-    ax = draw_wiring(plan)
+    ax = draw_wiring(plan, level="group")
     assert "group view" in ax.get_title()
     drawn = {kind: len(c.get_segments()) for kind, c in _edge_collections(ax).items()}
     assert drawn == _edge_counts(group_graph(plan))
+
+
+@pytest.mark.parametrize("shape", [(1152, 320, 8, "v2"), (1152, 320, 8, "v1"), (1280, 1280, 16, "v2"),
+                                   (1280, 1280, 16, "v1")])
+def test_wide_layers_get_the_summary(shape):
+    """Past MAX_GROUPS groups "auto" draws the summary: boxes for the first and last groups, the group
+    graph's edges added up between them (channels carried are kept), the group counts in the headers."""
+    plan = plan_pointwise(*shape)
+    ax = draw_wiring(plan)
+    assert "summary" in ax.get_title()
+    rows, edges = summary_graph(plan)
+    graph = group_graph(plan)
+    for kind in ("mix", "l_out", "k_out"):  # every channel carried is counted once
+        assert sum(w for (k, _, _), w in edges.items() if k == kind) == \
+            sum(d["weight"] for _, _, d in graph.edges(data=True) if d["kind"] == kind)
+    drawn = {kind: len(c.get_segments()) for kind, c in _edge_collections(ax).items()}
+    assert drawn == {k: sum(1 for (kk, _, _) in edges if kk == k) for k in {k for k, _, _ in edges}}
+    texts = [t.get_text() for t in ax.texts]
+    assert f"K: {plan.k.groups} groups\nof {plan.k.inputs_per_group} in" in texts
+    assert any(t.startswith(f"K{plan.k.groups - 1}:") for t in texts)  # the last group is shown
+    hidden = plan.k.groups - (HEAD + TAIL)
+    assert f"\u22ee {hidden} more" in texts and rows["k_group"][1] == plan.k.groups
 
 
 def test_replicated_nodes_are_styled_as_copies():
@@ -81,8 +104,14 @@ def test_replicated_nodes_are_styled_as_copies():
     assert np.allclose(copies.get_edgecolors()[:, :3], src_colors[:, :3])
     copy_edges = _edge_collections(ax)["copy"]
     assert copy_edges.get_linestyle()[0][1] is not None  # a dash pattern
-    labels = [t.get_text() for t in ax.texts]
-    assert [f"={i}" for i in range(8)] == [t for t in labels if t.startswith("=")][:8]
+    # each '=source' label sits at a copy and names the channel it copies (labels are thinned when rows
+    # are dense: at least every other copy is labelled)
+    pos = wiring_positions(plan)
+    at = {xy: n for n, xy in pos.items()}
+    labelled = [(at[tuple(t.xy)], t.get_text()) for t in ax.texts if t.get_text().startswith("=")]
+    k_labels = [(n[1], text) for n, text in labelled if n[0] == "k_replica"]
+    assert len(k_labels) >= 4
+    assert all(text == f"={plan.k.sources[e]}" for e, text in k_labels)
 
 
 def test_extra_filters_are_marked():
@@ -189,7 +218,7 @@ def test_v1_vs_v2_figure_size_follows_the_content(ic, fc):
     fig = draw_v1_vs_v2(ic, fc, 16)
     w, h = fig.get_size_inches()
     assert w <= 16 and h <= 16
-    assert all("group view" in a.get_title() for a in fig.axes[:2])
+    assert all("group view" in a.get_title() or "summary" in a.get_title() for a in fig.axes[:2])
     if (ic, fc) == (240, 40):  # at most 15 groups a side: far below the 16 inch cap
         assert h < 8
 
@@ -206,9 +235,11 @@ def test_network_counts_reproduce_the_paper():
 def test_network_charts():
     ax = draw_network_layers(16)
     rows = layer_counts(16)
-    for sc in ("dense", "v1", "v2"):
-        bars = [p for p in ax.patches if p.get_gid() == f"bars:{sc}"]
-        assert [int(round(b.get_height())) for b in bars] == [getattr(r, sc) for r in rows]
+    for sc in ("dense", "v1", "v2"):  # horizontal bars, network order over the panels
+        bars = [p for a in ax.figure.axes for p in a.patches if p.get_gid() == f"bars:{sc}"]
+        assert [int(round(b.get_width())) for b in bars] == [getattr(r, sc) for r in rows]
+    labels = [t.get_text() for a in ax.figure.axes for t in a.get_yticklabels()]
+    assert labels == [r.label for r in rows]
     ax = draw_network_totals(current=16, scheme="v2")
     (published,) = [c for c in ax.collections if c.get_gid() == "published"]
     pts = {tuple(map(int, xy)) for xy in published.get_offsets()}

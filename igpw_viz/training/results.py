@@ -105,23 +105,33 @@ def _axes(ax: Any, ncols: int = 1, size: tuple[float, float] = (6.0, 4.0)) -> tu
     if ax is not None:
         return ax.figure, ax
     fig = Figure(figsize=size, layout="constrained")
-    return fig, fig.subplots(1, ncols)
+    return fig, fig.subplots(ncols, 1)  # several plots: one above the other, each as wide as the figure
+
+
+# Every text at least 10 pt on figures at most 10 in wide: seen at 8 pt or more where the figures are
+# shown (the display model of igpw_viz.viz.style, tested by tests/test_legibility.py).
+FONT = 10
 
 
 def plot_learning_curves(runs: Iterable[Run], ax: Any = None) -> Any:
     """Validation accuracy (solid) and training accuracy (dashed) per epoch for each run; returns the Figure."""
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, size=(9.0, 4.5))
     for r in runs:
         ep = [h["epoch"] for h in r.history]
         (line,) = ax.plot(ep, [100 * h["val_acc"] for h in r.history], marker="o", ms=3, label=f"{r.label} val")
         ax.plot(ep, [100 * h["train_acc"] for h in r.history], ls="--", color=line.get_color(),
                 label=f"{r.label} train")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("learning curves")
+    _labels(ax, "epoch", "accuracy (%)", "learning curves")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=FONT, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return fig
+
+
+def _labels(ax: Any, x: str, y: str, title: str) -> None:
+    ax.set_xlabel(x, fontsize=FONT)
+    ax.set_ylabel(y, fontsize=FONT)
+    ax.set_title(title, fontsize=FONT + 1)
+    ax.tick_params(labelsize=FONT)
 
 
 def plot_accuracy_vs_parameters(runs: Iterable[Run], ax: Any = None, paper: bool = True) -> Any:
@@ -129,28 +139,51 @@ def plot_accuracy_vs_parameters(runs: Iterable[Run], ax: Any = None, paper: bool
     published points for the datasets of the runs (one series per dataset and epoch count); runs on a
     dataset the paper does not report (the digits) get its CIFAR-10 50-epoch points for reference."""
     runs = list(runs)
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, size=(9.0, 5.0))
     for r in runs:
         m = r.metrics
         if m.get("test_acc") is None:
             continue
         ax.scatter([m["params"]], [100 * m["test_acc"]], s=50, zorder=3,
                    label=f"{r.label} ({r.config.get('dataset')}, this run)")
+    labelled: list[tuple[float, float, str]] = []
     if paper:
         for i, points in enumerate(_paper_series(runs)):
             p0 = points[0]
             ax.scatter([p.params for p in points], [p.accuracy for p in points], marker="x+1234"[i % 6],
                        color="grey", label=f"paper, {DATASET_TITLES.get(p0.dataset, p0.dataset)} ({p0.epochs} epochs)")
-            for p in points:
-                ax.annotate(p.label, (p.params, p.accuracy), textcoords="offset points", xytext=(4, -10),
-                            fontsize=7, color="grey")
+            labelled += [(p.params, p.accuracy, p.label) for p in points]
     ax.set_xscale("log")
-    ax.set_xlabel("trainable parameters")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("accuracy versus parameters")
+    _labels(ax, "trainable parameters", "test accuracy (%)", "accuracy versus parameters")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    ax.margins(x=0.12, y=0.1)
+    ax.legend(fontsize=FONT, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, frameon=False)
+    _place_labels(ax, labelled, FONT, color="dimgrey")
     return fig
+
+
+OFFSETS = ((5, 4, "left", "bottom"), (5, -4, "left", "top"), (-5, 4, "right", "bottom"),
+           (-5, -4, "right", "top"), (5, 14, "left", "bottom"), (5, -14, "left", "top"))
+
+
+def _place_labels(ax, points, size: float, **kw) -> list:
+    """Annotate data ``points`` ``[(x, y, text)]`` so that no label overlaps an earlier one: each tries
+    `OFFSETS` (points, around its point) in turn, measured on the figure's renderer. Returns the texts."""
+    renderer = ax.figure._get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed, texts = [], []
+    for x, y, text in points:
+        for dx, dy, ha, va in OFFSETS:
+            t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                            fontsize=size, **kw)
+            box = t.get_window_extent(renderer).padded(2)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1
+            if inside and not any(box.overlaps(b) for b in placed) or (dx, dy) == OFFSETS[-1][:2]:
+                break
+            t.remove()
+        placed.append(box)
+        texts.append(t)
+    return texts
 
 
 def _paper_series(runs: list[Run]) -> list[list[PaperResult]]:
@@ -172,7 +205,7 @@ def save_comparison(runs: list[Run], out: str | Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     table = format_table(compare_runs(runs))
     (out / "comparison.txt").write_text(table + "\n")
-    fig, (a1, a2) = _axes(None, ncols=2, size=(12.0, 4.5))
+    fig, (a1, a2) = _axes(None, ncols=2, size=(10.0, 9.0))
     plot_learning_curves(runs, a1)
     plot_accuracy_vs_parameters(runs, a2)
     fig.savefig(out / "comparison.png", dpi=110)

@@ -9,8 +9,10 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..core.plan import PointwisePlan, plan_pointwise
+from . import style
 from .wiring import PALETTE, _resolve_level, draw_wiring, plan_title, wiring_figsize
 
 
@@ -36,7 +38,7 @@ def draw_connectivity(plan: PointwisePlan, ax: Axes | Sequence[Axes] | None = No
     mats = dependency_matrices(plan)
     names = list(mats)
     if ax is None:
-        fig = Figure(figsize=(4.2 * len(names), 4.2), layout="constrained")
+        fig = Figure(figsize=(style.WIDTH_IN, 4.6), layout="constrained")
         axes = fig.subplots(1, len(names), squeeze=False)[0]
     else:
         axes = [ax] if isinstance(ax, Axes) else list(ax)
@@ -44,23 +46,28 @@ def draw_connectivity(plan: PointwisePlan, ax: Axes | Sequence[Axes] | None = No
             raise ValueError(f"draw_connectivity needs {len(names)} axes for this plan, got {len(axes)}")
         fig = axes[0].figure
     cmap = matplotlib.colors.ListedColormap(["white"] + list(PALETTE))
+    fs = style.fontsize(fig)
+    panel_in = fig.get_size_inches()[0] / len(names)
     for a, name in zip(axes, names, strict=False):
         m = mats[name]
         if name == "block":
             img = np.where(m, 1, 0)
-            subtitle = f"block: {int(m.sum(1).max())} of {m.shape[1]} inputs per output"
+            subtitle = f"block: {int(m.sum(1).max())} of {m.shape[1]} inputs\nper output"
         else:
             stage = plan.k if name == "K" else plan.l
             offset = 0 if name == "K" else plan.k.groups
             groups = np.array([(offset + g) % len(PALETTE) + 1 for g in stage.output_groups])
             img = np.where(m, groups[:, None], 0)
             what = "input" if name == "K" else "K out"
-            subtitle = f"{name}: {m.shape[0]} out x {m.shape[1]} {what}, {stage.groups} groups"
+            subtitle = f"{name}: {m.shape[0]} out x {m.shape[1]} {what},\n{stage.groups} groups"
         a.imshow(img, cmap=cmap, vmin=0, vmax=len(PALETTE), interpolation="nearest", aspect="auto")
-        a.set_title(subtitle, fontsize=9)
-        a.set_xlabel("input channel" if name != "L" else "K output channel (before the interleave)")
-        a.set_ylabel("output channel")
-    fig.suptitle(plan_title(plan), fontsize=10)
+        a.set_title(subtitle, fontsize=fs)
+        a.set_xlabel("input channel" if name != "L" else "K out channel\n(before the interleave)", fontsize=fs)
+        a.set_ylabel("output channel", fontsize=fs)
+        for axis in (a.xaxis, a.yaxis):  # a few ticks, never crowded: numbers of up to 4 digits
+            axis.set_major_locator(MaxNLocator(nbins=3 if panel_in < 4 else 5, integer=True))
+        a.tick_params(labelsize=fs)
+    fig.suptitle(style.wrap(plan_title(plan), fig.get_size_inches()[0], fs + 1), fontsize=fs + 1)
     return fig
 
 
@@ -68,10 +75,14 @@ def draw_v1_vs_v2(in_channels: int, out_channels: int, channels_per_group: int, 
                   level: str = "auto") -> Figure:
     """V1 and V2 side by side for the same layer: where V1 cannot group (no common divisor), V2 can."""
     plans = [plan_pointwise(in_channels, out_channels, channels_per_group, s) for s in ("v1", "v2")]
-    if fig is None:  # each side as wide as its content needs (8 in per panel), as tall as the taller one
-        sizes = [wiring_figsize(p, _resolve_level(p, level)[0], width=8.0) for p in plans]
-        fig = Figure(figsize=(sum(w for w, _ in sizes), max(h for _, h in sizes)), layout="constrained")
-    axes = fig.subplots(1, 2)
+    levels = [_resolve_level(p, level)[0] for p in plans]
+    stacked = "summary" in levels  # summaries are wide: one above the other, else side by side
+    if fig is None:  # as tall as the taller side needs, at most style.MAX_HEIGHT_IN
+        heights = [wiring_figsize(p, lv)[1] for p, lv in zip(plans, levels, strict=True)]
+        size = (style.WIDTH_IN, min(style.MAX_HEIGHT_IN - 0.2, sum(heights))) if stacked else \
+            (14.0, max(heights))
+        fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(2, 1) if stacked else fig.subplots(1, 2)
     for a, p in zip(axes, plans, strict=True):
         draw_wiring(p, ax=a, level=level)
     return fig

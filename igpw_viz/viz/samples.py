@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from . import style
+
 
 def draw_samples(images, labels, classes: Sequence[str], per_class: int = 4, fig: Figure | None = None,
                  cell: float = 1.3) -> Figure:
@@ -26,13 +28,14 @@ def draw_samples(images, labels, classes: Sequence[str], per_class: int = 4, fig
     if per_class < 1 or not len(classes):
         raise ValueError(f"need per_class >= 1 and at least one class, got {per_class} and {len(classes)}")
     n = len(classes)
-    cell = min(cell, 14.0 / n)  # at most 14 inches wide
+    cell = min(cell, style.WIDTH_IN / n)  # at most 10 inches wide: 10 pt titles stay legible
     if fig is None:
-        fig = Figure(figsize=(cell * n, cell * per_class + 0.3), layout="constrained")
+        fig = Figure(figsize=(cell * n, cell * per_class + 0.4), layout="constrained")
+    fs = style.fontsize(fig)
     axes = fig.subplots(per_class, n, squeeze=False)
     for c, name in enumerate(classes):
         rows = np.flatnonzero(labs == c)[:per_class]
-        axes[0, c].set_title(str(name), fontsize=8)
+        axes[0, c].set_title(str(name), fontsize=fs, pad=3 + 1.3 * fs * (c % 2 and n > 6))  # staggered
         for r in range(per_class):
             ax = axes[r, c]
             ax.set_xticks([])

@@ -101,7 +101,7 @@ def explore_layer(in_channels: int = 40, out_channels: int = 24, channels_per_gr
     ), LAYER_HELP)
 
 
-def explore_network(channels_per_group: int = 16, scheme: str = "v2", dpi: int = 70) -> widgets.interactive:
+def explore_network(channels_per_group: int = 16, scheme: str = "v2", dpi: int = 80) -> widgets.interactive:
     """Ch slider and a scheme toggle -> the kEffNet-B0 charts, totals and network-wide mixing.
 
     Children: 0 the explanation (HTML), 1 Ch, 2 scheme, last the output (``.kwargs_widgets``: the two

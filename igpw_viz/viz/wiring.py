@@ -3,7 +3,9 @@
 Every function takes ``ax=None`` (a new `matplotlib.figure.Figure` is made, never pyplot) and returns the
 Axes or Figure it drew on. Edges are drawn as one `LineCollection` per edge kind (gid ``"edges:<kind>"``)
 and nodes as one scatter per layer (gid ``"nodes:<layer>"``), which keeps drawing fast and testable.
-Dependency matrices live in `connectivity.py`, network-level charts in `network.py`.
+Wide layers get the group view or, past `MAX_GROUPS` groups, a summary (first and last groups as
+boxes with their counts, the middle ones as an ellipsis). Fonts follow `style` (every text seen at 8 pt or
+more). Dependency matrices live in `connectivity.py`, network-level charts in `network.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..core.plan import PointwisePlan
-from .graph import group_graph, nodes_of_layer, wiring_graph
+from . import style
+from .graph import nodes_of_layer, wiring_graph
 
 # One palette for the whole project: group g of K is PALETTE[g % len]; L's groups continue after K's.
 PALETTE: tuple = (tuple(matplotlib.colormaps["tab10"].colors)
@@ -29,6 +32,8 @@ DENSE_COLOR, V1_COLOR, V2_COLOR = "#7f7f7f", PALETTE[1], PALETTE[0]
 
 MAX_CHANNELS = 64  # above this many rows the wiring switches to the group view by itself
 CHANNEL_LIMIT = 320  # never draw more rows than this at channel level, even when asked to
+MAX_GROUPS = 24  # above this many groups (K or L) "auto" draws the summary instead of the group view
+LEVELS = ("auto", "channel", "group", "summary")
 
 COLUMN_TITLES = {"input": "input", "k_group": "K groups", "k_filter": "K out", "interleave": "interleave",
                  "l_group": "L groups", "l_filter": "L out", "sum": "sum", "output": "output"}
@@ -43,6 +48,18 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is not None:
         return ax
     return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def _axes_inches(ax: Axes) -> tuple[float, float]:
+    """The axes' width and height in inches (before the layout engine trims them)."""
+    w, h = ax.figure.get_size_inches()
+    box = ax.get_position()
+    return w * box.width, h * box.height
+
+
+def _label(ax: Axes, x: float, y: float, text: str, dx: float = 0.0, dy: float = 0.0, **kw):
+    """A text at data point (x, y) moved by (dx, dy) points: spacing that does not depend on the scale."""
+    return ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", **kw)
 
 
 def plan_rows(plan: PointwisePlan) -> int:
@@ -181,10 +198,10 @@ def _scatter(ax, graph, pos, nodes, k_groups, *, marker="o", size=30.0, hollow=F
 def _draw_channel_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
     graph = wiring_graph(plan)
     pos = wiring_positions(plan, graph)
-    kg = plan.k.groups
-    rows = plan_rows(plan)
-    fs = 7 if rows <= 32 else 5.5 if rows <= 64 else 4
-    size = 36 if rows <= 32 else 18 if rows <= 64 else 8
+    kg, rows, fs = plan.k.groups, plan_rows(plan), style.fontsize(ax.figure)
+    width_in, height_in = _axes_inches(ax)
+    step = style.label_step(rows, height_in - 1.6, fs, pitch=1.1)  # title and column titles take ~1.6 in
+    size = float(np.clip(2000 / rows ** 1.3, 6, 36))
     _draw_edges(ax, graph, pos, [], kg)
 
     for layer in ("input", "k_filter", "l_filter", "interleave", "output"):
@@ -207,28 +224,44 @@ def _draw_channel_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
                      edgecolors="black", linewidths=1.6)
     _scatter(ax, graph, pos, nodes_of_layer(graph, "sum"), kg, marker="P", size=size * 1.2, layer="sum")
 
-    # labels: channel numbers outside, copies as '=source', groups as K0/L0 with their filter count
+    # labels (every `step`-th row when rows are dense): channel numbers outside, copies as '=source',
+    # groups as K0/L0 with their filter count
     for n in nodes_of_layer(graph, "input"):
-        ax.text(pos[n][0] - 0.12, pos[n][1], str(n[1]), ha="right", va="center", fontsize=fs)
+        if n[1] % step == 0:
+            _label(ax, *pos[n], str(n[1]), dx=-5, ha="right", va="center", fontsize=fs)
     for layer in ("k_replica", "l_replica"):
         for n in nodes_of_layer(graph, layer):
-            ax.text(pos[n][0] + 0.1, pos[n][1], f"={graph.nodes[n]['source']}", ha="left", va="center",
-                    fontsize=fs, style="italic")
+            if n[1] % step == 0:
+                _label(ax, *pos[n], f"={graph.nodes[n]['source']}", dx=5, ha="left", va="center", fontsize=fs,
+                       style="italic")
     for n in nodes_of_layer(graph, "output"):
-        ax.text(pos[n][0] + 0.12, pos[n][1], str(n[1]), ha="left", va="center", fontsize=fs)
+        if n[1] % step == 0:
+            _label(ax, *pos[n], str(n[1]), dx=5, ha="left", va="center", fontsize=fs)
     for layer, name in (("k_group", "K"), ("l_group", "L")):
+        stage = plan.k if name == "K" else plan.l
+        if stage is None:
+            continue
+        every = -(-step * 2 // stage.inputs_per_group)  # a group label is about two rows tall
         for n in nodes_of_layer(graph, layer):
             d = graph.nodes[n]
-            label = f"{name}{d['index']} {d['filters']}f"
-            ax.text(pos[n][0], pos[n][1] + 0.6, label, ha="center", va="bottom", fontsize=fs,
-                    fontweight="bold" if d["extra_filter"] else "normal")
+            if d["index"] % every == 0 or d["index"] == stage.groups - 1 and every == 1:
+                _label(ax, *pos[n], f"{name}{d['index']} {d['filters']}f", dy=fs * 0.7, ha="center",
+                       va="bottom", fontsize=fs, fontweight="bold" if d["extra_filter"] else "normal")
     top = max(y for _, y in pos.values())
-    for x, column in enumerate(_channel_columns(plan)):
-        ax.text(x, top + 1.6, COLUMN_TITLES[column[0]], ha="center", va="bottom", fontsize=8)
+    pad = _column_titles(ax, [COLUMN_TITLES[c[0]] for c in _channel_columns(plan)], top, fs, width_in)
     ax.set_xlim(-0.9, len(_channel_columns(plan)) - 0.3)
-    ax.set_ylim(min(y for _, y in pos.values()) - 1, top + 3)
-    _finish(ax, plan, note, _channel_legend(plan, graph))
+    ax.set_ylim(min(y for _, y in pos.values()) - 1, top + 0.3)
+    _finish(ax, plan, note, _channel_legend(plan, graph), pad)
     return ax
+
+
+def _column_titles(ax: Axes, titles: list[str], top: float, fs: float, width_in: float) -> float:
+    """Column titles above the top row; every other one a line higher when the columns are narrow."""
+    span = width_in / (len(titles) + 0.6)
+    stagger = max(style.text_width_in(t, fs) for t in titles) > span * 0.95
+    for x, t in enumerate(titles):
+        _label(ax, x, top, t, dy=fs * (2.6 + 1.4 * (stagger and x % 2)), ha="center", va="bottom", fontsize=fs)
+    return fs * (4.4 + 1.4 * stagger)
 
 
 def _channel_legend(plan: PointwisePlan, graph) -> list:
@@ -248,81 +281,18 @@ def _channel_legend(plan: PointwisePlan, graph) -> list:
     return items
 
 
-def _finish(ax: Axes, plan: PointwisePlan, note: str, legend_items: list) -> None:
-    ax.set_title(plan_title(plan) + (f"\n{note}" if note else ""), fontsize=10)
-    ax.legend(handles=legend_items, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+def _finish(ax: Axes, plan: PointwisePlan, note: str, legend_items: list, pad: float = 0.0) -> None:
+    """Title (wrapped; ``pad`` points above the axes, clear of the column titles), legend, no axis."""
+    fs = style.fontsize(ax.figure)
+    width_in = _axes_inches(ax)[0]
+    beside = width_in >= 7.5  # a legend beside the drawing on wide axes, below it on narrow ones
+    title = plan_title(plan) + (f"\n{note}" if note else "")
+    ax.set_title(style.wrap(title, width_in * (0.95 if beside else 1.0), fs + 1), fontsize=fs + 1, pad=pad)
+    if legend_items:
+        where = (dict(loc="upper left", bbox_to_anchor=(1.0, 1.0)) if beside else
+                 dict(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=1 if width_in < 6 else 2))
+        ax.legend(handles=legend_items, fontsize=fs, frameon=False, **where)
     ax.set_axis_off()
-
-
-# ----------------------------------------------------------------------------------------- group level
-def group_positions(plan: PointwisePlan, graph=None) -> dict:
-    """Deterministic group-view positions: input blocks, copies, K groups, L groups, output blocks."""
-    graph = graph if graph is not None else group_graph(plan)
-    columns = [("input", "k_replica"), ("k_group",)] + ([("l_group",)] if plan.l is not None else [])
-    columns.append(("output",))
-    stacks = [[n for layer in column for n in nodes_of_layer(graph, layer)] for column in columns]
-    tallest = max(len(nodes) for nodes in stacks)
-    pos = {}
-    for x, nodes in enumerate(stacks):  # short columns are spread over the tallest one's height
-        mid = (len(nodes) - 1) / 2
-        spacing = min(3.0, (tallest - 1) / (len(nodes) - 1)) if len(nodes) > 1 else 1.0
-        for row, node in enumerate(nodes):  # copies sit between the input blocks and K
-            pos[node] = (x + 0.45 * (node[0] == "k_replica"), (mid - row) * spacing)
-    return pos
-
-
-def _draw_group_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
-    graph = group_graph(plan)
-    pos = group_positions(plan, graph)
-    kg = plan.k.groups
-    n_rows = max(kg, plan.l.groups if plan.l is not None else 1)
-    fs = 7 if n_rows <= 24 else 5 if n_rows <= 48 else 3.5
-    _draw_edges(ax, graph, pos, [], kg, group_level=True, straight=True)
-    for layer, marker in (("input", "o"), ("k_group", "s"), ("l_group", "s"), ("output", "o")):
-        nodes = nodes_of_layer(graph, layer)
-        plain = [n for n in nodes if not graph.nodes[n].get("extra_filter")]
-        extra = [n for n in nodes if graph.nodes[n].get("extra_filter")]
-        _scatter(ax, graph, pos, plain, kg, marker=marker, size=60, layer=layer)
-        _scatter(ax, graph, pos, extra, kg, marker=marker, size=60, layer=f"{layer}:extra",
-                 edgecolors="black", linewidths=1.6)
-    _scatter(ax, graph, pos, nodes_of_layer(graph, "k_replica"), kg, size=70, hollow=True, layer="k_replica")
-    every = max(1, n_rows // 32)
-    for n, d in graph.nodes(data=True):
-        x, y = pos[n]
-        layer = d["layer"]
-        if layer in ("k_group", "l_group") and (d["index"] % every == 0 or d["extra_filter"]):
-            name = "K" if layer == "k_group" else "L"
-            text = f"{name}{d['index']}: {len(d['inputs'])} in, {d['filters']} f"
-            if d["replicated"]:
-                text += f", {d['replicated']} copies"
-            ax.text(x, y + 0.3, text, ha="center", va="bottom", fontsize=fs,
-                    fontweight="bold" if d["extra_filter"] else "normal")
-        elif layer == "input" and d["index"] % every == 0:
-            ax.text(x - 0.06, y, _span(d["channels"]), ha="right", va="center", fontsize=fs)
-        elif layer == "k_replica":
-            ax.text(x, y - 0.25, f"copies of {_span(d['channels'])} \u2192 K{d['index']}", ha="center",
-                    va="top", fontsize=fs, style="italic")
-        elif layer == "output" and d["index"] % every == 0:
-            ax.text(x + 0.06, y, f"{d['size']} ch", ha="left", va="center", fontsize=fs)
-    titles = ["input blocks", "K groups"] + (["L groups"] if plan.l is not None else []) + ["output blocks"]
-    top = max(y for _, y in pos.values())
-    for x, t in enumerate(titles):
-        ax.text(x, top + 1.2, t, ha="center", va="bottom", fontsize=8)
-    ax.set_xlim(-0.7, len(titles) - 0.4)
-    ax.set_ylim(min(y for _, y in pos.values()) - 1, top + 2.2)
-    items = [Line2D([], [], marker="s", ls="", color=color(0), label="group (colour per group)"),
-             Line2D([], [], color=color(0), lw=3, label="edge width = channels carried")]
-    if plan.k.replicated:
-        items.append(Line2D([], [], marker="o", ls="", color=color(0), markerfacecolor="white",
-                            label="replicated copies"))
-    if plan.k.uneven_groups or (plan.l is not None and plan.l.uneven_groups):
-        items.append(Line2D([], [], marker="s", ls="", color=color(0), markeredgecolor="black",
-                            label="group with an extra filter"))
-    if plan.l is not None:
-        items.append(Line2D([], [], color=color(0), label="K \u2192 L: interleave mixing"))
-        items.append(Line2D([], [], color=LIGHT, label="skip: K to the sum"))
-    _finish(ax, plan, note, items)
-    return ax
 
 
 def _span(channels: Sequence[int]) -> str:
@@ -339,36 +309,45 @@ def draw_wiring(plan: PointwisePlan, ax: Axes | None = None, level: str = "auto"
                 max_channels: int = MAX_CHANNELS) -> Axes:
     """Draw how channels reach groups: copies, uneven filters, the interleave, L and the sum.
 
-    ``level``: "channel", "group" or "auto" (channel level up to `max_channels` rows, else the group
-    view). A channel-level request above `CHANNEL_LIMIT` rows also gets the group view, with a note.
+    ``level``: "channel", "group", "summary" or "auto" (channel level up to `max_channels` rows, else the
+    group view up to `MAX_GROUPS` groups, else the summary: the first and last groups as boxes with their
+    counts). A channel-level request above `CHANNEL_LIMIT` rows gets the group view (or the summary).
     """
     if not isinstance(plan, PointwisePlan):
         raise TypeError(f"draw_wiring needs a PointwisePlan (from plan_pointwise), got {type(plan).__name__}")
-    if level not in ("auto", "channel", "group"):
-        raise ValueError(f"level must be 'auto', 'channel' or 'group', got {level!r}")
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(map(repr, LEVELS))}, got {level!r}")
     level, note = _resolve_level(plan, level, max_channels)
     ax = _new_axes(ax, wiring_figsize(plan, level))
-    if level == "group":
-        return _draw_group_level(plan, ax, note)
-    return _draw_channel_level(plan, ax)
+    if level == "channel":
+        return _draw_channel_level(plan, ax, note)
+    from .summary import draw_group_level, draw_summary_level  # wide layers, built on this module
+
+    return (draw_group_level if level == "group" else draw_summary_level)(plan, ax, note)
+
+
+def _most_groups(plan: PointwisePlan) -> int:
+    return max(plan.k.groups, plan.l.groups if plan.l is not None else 1)
 
 
 def _resolve_level(plan: PointwisePlan, level: str, max_channels: int = MAX_CHANNELS) -> tuple[str, str]:
-    """The level actually drawn ("channel" or "group") and the note that says why, for `draw_wiring`."""
-    rows = plan_rows(plan)
+    """The level actually drawn ("channel", "group" or "summary") and the note that says why."""
+    rows, groups = plan_rows(plan), _most_groups(plan)
+    if level in ("group", "summary"):
+        return level, f"{level} view" if level == "group" else "summary"
     limit = max_channels if level == "auto" else CHANNEL_LIMIT
-    if level == "group":
-        return "group", "group view"
-    if rows > limit:
-        return "group", f"group view: {rows} channels > {limit} for a channel-level drawing"
-    return "channel", ""
+    if rows <= limit:
+        return "channel", ""
+    if groups > MAX_GROUPS:
+        return "summary", f"summary: {rows} channels > {limit}, {groups} groups > {MAX_GROUPS}"
+    return "group", f"group view: {rows} channels > {limit} for a channel-level drawing"
 
 
 def wiring_figsize(plan: PointwisePlan, level: str, width: float | None = None) -> tuple[float, float]:
-    """Figure size (inches) that fits one plan's drawing at a resolved ``level``: the height follows the
-    groups (group view, at most 16) or the channel rows (channel level); ``width`` overrides the default
-    width (11 for the group view, 12 for channel level)."""
-    if level == "group":
-        groups = max(plan.k.groups, plan.l.groups if plan.l is not None else 1)
-        return (11.0 if width is None else width, min(16.0, max(4.0, 0.28 * groups + 2)))
-    return (12.0 if width is None else width, max(4.5, 0.17 * plan_rows(plan) + 2))
+    """Figure size (inches) for one plan's drawing at a resolved ``level``: `style.WIDTH_IN` wide (or
+    ``width``), as tall as the rows (channels, or groups) need, at most `style.MAX_HEIGHT_IN`."""
+    width = style.WIDTH_IN if width is None else width
+    if level == "summary":
+        return width, 6.0
+    rows = _most_groups(plan) * 0.25 + 0.5 if level == "group" else plan_rows(plan) * 0.17
+    return width, float(min(style.MAX_HEIGHT_IN - 0.2, max(4.5, rows + 3.0)))
