@@ -12,7 +12,7 @@ echo "== notebooks under nbval (smoke mode)"
 "$PY" -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks/
 
 echo "== notebooks are stripped"
-.venv/bin/nbstripout --verify notebooks/*.ipynb
+.venv/bin/nbstripout --keep-id --verify notebooks/*.ipynb  # cell ids stay as jupytext writes them
 
 echo "== book (Jupyter Book 1, offline, warnings are errors; chapters 1-7 in full mode, 8-11 unexecuted)"
 if ! "$PY" -c "import jupyter_book" 2>/dev/null; then
