@@ -142,3 +142,12 @@ def test_faces_report_themselves_and_share_a_checkpoint(tmp_path):
     fast.load_state_dict(torch.load(tmp_path / "w.pt"))  # strict: the same keys, the same shapes
     for a, b in zip(readable.parameters(), fast.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_printout_shows_the_parameters_not_the_backend():
+    fast = InterleavedGroupedPointwise(240, 40, 16)
+    text = repr(fast)
+    assert "k_norm" in text and "implementation='fast'" in text and "FastStage" not in text
+    assert "FastStage" in repr(fast.fast)  # still there, and still moved by .to()/.double()
+    assert list(dict(fast.named_children())) == ["k", "k_norm", "l", "l_norm", "fast"]
+    assert "implementation='readable'" in repr(InterleavedGroupedPointwise(240, 40, 16, implementation="readable"))

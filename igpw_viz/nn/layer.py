@@ -129,10 +129,8 @@ class InterleavedGroupedPointwise(nn.Module):
         table("l_reads", plan.l.sources if plan.l is not None else ())  # L's copies of interleaved channels
         table("output_order", plan.output_sources)  # V1 without L: the interleaved K output
         self.fast = None if implementation == "readable" else FastBlock(plan, implementation)
+        self.implementation = "readable" if self.fast is None else "fast"  # which face runs forward
 
-    @property
-    def implementation(self) -> str:
-        return "readable" if self.fast is None else "fast"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(self, x, self.in_channels)
@@ -182,7 +180,18 @@ class InterleavedGroupedPointwise(nn.Module):
     def extra_repr(self) -> str:
         p = self.plan
         return (f"{p.in_channels} -> {p.out_channels}, channels_per_group={p.channels_per_group}, "
-                f"scheme={p.scheme!r}, weights={p.weights} of {p.dense_weights}")
+                f"scheme={p.scheme!r}, weights={p.weights} of {p.dense_weights}, "
+                f"implementation={self.implementation!r}")
+
+    def __repr__(self) -> str:
+        """The parameters a student sees; the fast backend's index buffers stay out of the printout
+        (print ``layer.fast`` to see them)."""
+        fast = self._modules.pop("fast", None)  # registered last, so putting it back keeps the order
+        try:
+            return super().__repr__()
+        finally:
+            if fast is not None:
+                self._modules["fast"] = fast
 
 
 def _check_input(module: nn.Module, x: torch.Tensor, in_channels: int) -> None:
