@@ -23,6 +23,16 @@
 # %%
 # Setup: run this cell first. SMOKE=True (IGPW_SMOKE=1) makes every run tiny and offline (used by CI).
 # %matplotlib inline
+import importlib.util  # noqa: I001 - the install step must come before the course's own imports
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("igpw_viz") is None:  # a runtime without the course package (e.g. fresh Colab)
+    SOURCE = os.environ.get("IGPW_SOURCE", "..")  # this repository's checkout, or a pip URL of it
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"igpw_viz[digits] @ {SOURCE}"
+                           if "://" in SOURCE else f"{SOURCE}[digits]"])
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
