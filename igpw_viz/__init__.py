@@ -16,6 +16,7 @@ _LAZY = {  # name -> module that defines it (imported on first access)
     "keffnet_b0": "igpw_viz.nn.models",
     "count_parameters": "igpw_viz.nn.counting",
     "count_macs": "igpw_viz.nn.counting",
+    "convert": "igpw_viz.nn.convert",
 }
 __all__ = ["SCHEMES", "GroupedStage", "PointwisePlan", "plan_pointwise", *_LAZY]
 

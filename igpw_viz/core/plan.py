@@ -322,7 +322,7 @@ class PointwisePlan:
                 f"Ch = {plural(ch, 'channel')} per group")
         if self.is_dense:
             weights = f"{self.dense_weights:,} weight{'s' if self.dense_weights > 1 else ''}"
-            return "\n".join([f"{head}:", f"stays dense ({weights}): {self._dense_reason()}.",
+            return "\n".join([f"{head}:", f"stays dense ({weights}): {self.dense_reason()}.",
                               f"Weights: {self.dense_weights:,}, none saved."] + mixing_lines(self))
         lines = [head + ":"] + self._stage_text("K", self.k)
         if self.l is not None:
@@ -341,7 +341,8 @@ class PointwisePlan:
                      f"({100 * self.savings:.1f}% saved).")
         return "\n".join(lines + mixing_lines(self))
 
-    def _dense_reason(self) -> str:
+    def dense_reason(self) -> str:
+        """Why this plan keeps the conv dense, in words (meaningful when ``is_dense``)."""
         ic, ch = self.in_channels, self.channels_per_group
         if self.scheme == "dense":
             return "the scheme 'dense' keeps every pointwise conv as it is"
