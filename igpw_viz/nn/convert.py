@@ -19,9 +19,11 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from ..core.plan import SCHEMES, plan_pointwise
+from .dense_init import fit_dense
 from .layer import InterleavedGroupedPointwise
 
 
@@ -39,6 +41,7 @@ class LayerChange:
     min_inputs: int  # inputs the least-connected output reads after the change
     max_inputs: int
     batch_norm: str | None = None  # the BatchNorm folded into the block, if any
+    fit_error: float | None = None  # init="dense": ||W_block - W|| / ||W|| of the fitted block
 
     @property
     def shape(self) -> str:
@@ -66,10 +69,13 @@ class ConversionReport:
         return sum(c.weights_after for c in self.layers)
 
     def __str__(self) -> str:
-        head = ("layer", "shape", "weights", "after", "inputs read", "action")
+        fitted = any(c.fit_error is not None for c in self.layers)
+        head = ("layer", "shape", "weights", "after", "inputs read") + (("fit error",) if fitted else ()) + ("action",)
         rows = [(c.name, c.shape, f"{c.weights_before:,}", f"{c.weights_after:,}",
                  f"{c.min_inputs}-{c.max_inputs} of {c.in_channels}" if c.min_inputs != c.max_inputs
-                 else f"{c.min_inputs} of {c.in_channels}", f"{c.action}: {c.reason}") for c in self.layers]
+                 else f"{c.min_inputs} of {c.in_channels}")
+                + ((f"{c.fit_error:.1%}" if c.fit_error is not None else "",) if fitted else ())
+                + (f"{c.action}: {c.reason}",) for c in self.layers]
         widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
         lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -128,20 +134,37 @@ def _followers_in_graph(model: nn.Module) -> dict[str, str]:
     return found
 
 
+def _dense_target(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The conv's weight (Fc x Ic) and bias with an eval-mode BatchNorm folded in."""
+    weight = conv.weight.detach().flatten(1)
+    bias = None if conv.bias is None else conv.bias.detach()
+    if bn is None:
+        return weight, bias
+    mean = bn.running_mean if bn.running_mean is not None else torch.zeros_like(weight[:, 0])
+    var = bn.running_var if bn.running_var is not None else torch.ones_like(weight[:, 0])
+    scale = (bn.weight.detach() if bn.weight is not None else 1.0) / torch.sqrt(var + bn.eps)
+    shift = (bn.bias.detach() if bn.bias is not None else 0.0) - mean * scale
+    return weight * scale[:, None], shift + (0.0 if bias is None else bias * scale)
+
+
 def _set(model: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
 def convert(model: nn.Module, channels_per_group: int, scheme: str = "v2", *, min_channels: int = 0,
-            keep: Iterable[str] = ()) -> tuple[nn.Module, ConversionReport]:
+            keep: Iterable[str] = (), init: str = "random") -> tuple[nn.Module, ConversionReport]:
     """A copy of ``model`` with every eligible 1x1 conv (+ its BatchNorm) replaced by the block, and the
     report. ``min_channels``: convs with fewer input or output channels stay dense; ``keep``: names or
-    glob patterns (``"layer4.*"``) of convs to leave untouched. ``model`` itself is never changed."""
+    glob patterns (``"layer4.*"``) of convs to leave untouched; ``init``: "random" (the method's own
+    initialisation) or "dense" (fit each block to the trained conv it replaces, `dense_init.fit_dense`;
+    the report gives each fit's relative error). ``model`` itself is never changed."""
     if isinstance(channels_per_group, bool) or not isinstance(channels_per_group, int) or channels_per_group < 1:
         raise ValueError(f"channels_per_group must be a positive int, got {channels_per_group!r}")
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    if init not in ("random", "dense"):
+        raise ValueError(f"init must be 'random' or 'dense', got {init!r}")
     if not isinstance(model, nn.Module):
         raise TypeError(f"convert expects an nn.Module, got {type(model).__name__}")
     keep = (keep,) if isinstance(keep, str) else tuple(keep)
@@ -159,8 +182,9 @@ def convert(model: nn.Module, channels_per_group: int, scheme: str = "v2", *, mi
         dense = ic * fc
 
         def row(action: str, reason: str, after: int = dense, lo: int = ic, hi: int = ic, bn: str | None = None,
-                name: str = name, ic: int = ic, fc: int = fc, dense: int = dense) -> LayerChange:
-            return LayerChange(name, ic, fc, action, reason, dense, after, lo, hi, bn)
+                error: float | None = None, *, name: str = name, ic: int = ic, fc: int = fc,
+                dense: int = dense) -> LayerChange:
+            return LayerChange(name, ic, fc, action, reason, dense, after, lo, hi, bn, error)
 
         reason = _why_not(conv)
         if reason:
@@ -187,12 +211,13 @@ def convert(model: nn.Module, channels_per_group: int, scheme: str = "v2", *, mi
         block = InterleavedGroupedPointwise(ic, fc, channels_per_group, scheme, batch_norm=bn is not None,
                                             activation=None, bias=conv.bias is not None, **norm)
         block = block.to(device=conv.weight.device, dtype=conv.weight.dtype).train(conv.training)
+        error = fit_dense(block, *_dense_target(conv, bn)) if init == "dense" else None
         _set(model, name, block)
         if bn_name:
             _set(model, bn_name, nn.Identity())
         mixing = plan.mixing()
         changes.append(row("grouped", f"{plan.k.groups} K groups" + (f", {plan.l.groups} L groups" if plan.l else ""),
-                           plan.weights, mixing.min_inputs, mixing.max_inputs, bn_name))
+                           plan.weights, mixing.min_inputs, mixing.max_inputs, bn_name, error))
     report = ConversionReport(channels_per_group, scheme, tuple(changes))
     if not changes:
         raise ValueError(f"{type(model).__name__} has no 1x1 nn.Conv2d to convert")
