@@ -187,7 +187,7 @@ def test_bad_input_is_named():
         convert(resnet_like(), 16, "v3")
     with pytest.raises(TypeError, match="nn.Module"):
         convert("resnet", 16)
-    with pytest.raises(ValueError, match="has no 1x1 nn.Conv2d"):
+    with pytest.raises(ValueError, match="has no conv1x1 layer to convert"):
         convert(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), 16)
     with pytest.warns(UserWarning, match="no layer of Sequential was grouped"):
         _, report = convert(mobilenet_like(), 1000)

@@ -25,6 +25,7 @@ from torch import nn
 from ..core.plan import SCHEMES, plan_pointwise
 from .dense_init import fit_dense
 from .layer import InterleavedGroupedPointwise
+from .linear import InterleavedGroupedLinear
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,11 @@ class LayerChange:
     max_inputs: int
     batch_norm: str | None = None  # the BatchNorm folded into the block, if any
     fit_error: float | None = None  # init="dense": ||W_block - W|| / ||W|| of the fitted block
+    kind: str = "conv1x1"  # or "linear"
 
     @property
     def shape(self) -> str:
-        return f"{self.in_channels} -> {self.out_channels}"
+        return f"{self.in_channels} -> {self.out_channels}" + (" (linear)" if self.kind == "linear" else "")
 
 
 @dataclass(frozen=True)
@@ -147,22 +149,32 @@ def _dense_target(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple[torch.Ten
     return weight * scale[:, None], shift + (0.0 if bias is None else bias * scale)
 
 
+def _groups(plan) -> str:
+    return f"{plan.k.groups} K groups" + (f", {plan.l.groups} L groups" if plan.l else "")
+
+
 def _set(model: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
 def convert(model: nn.Module, channels_per_group: int, scheme: str = "v2", *, min_channels: int = 0,
-            keep: Iterable[str] = (), init: str = "random") -> tuple[nn.Module, ConversionReport]:
+            keep: Iterable[str] = (), init: str = "random",
+            layers: Iterable[str] = ("conv1x1",)) -> tuple[nn.Module, ConversionReport]:
     """A copy of ``model`` with every eligible 1x1 conv (+ its BatchNorm) replaced by the block, and the
     report. ``min_channels``: convs with fewer input or output channels stay dense; ``keep``: names or
     glob patterns (``"layer4.*"``) of convs to leave untouched; ``init``: "random" (the method's own
     initialisation) or "dense" (fit each block to the trained conv it replaces, `dense_init.fit_dense`;
-    the report gives each fit's relative error). ``model`` itself is never changed."""
+    the report gives each fit's relative error); ``layers``: which layers to consider, "conv1x1" and/or
+    "linear" (every `nn.Linear`, replaced by `InterleavedGroupedLinear`). ``model`` itself is never
+    changed."""
     if isinstance(channels_per_group, bool) or not isinstance(channels_per_group, int) or channels_per_group < 1:
         raise ValueError(f"channels_per_group must be a positive int, got {channels_per_group!r}")
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    layers = (layers,) if isinstance(layers, str) else tuple(layers)
+    if not layers or set(layers) - {"conv1x1", "linear"}:
+        raise ValueError(f"layers must name 'conv1x1' and/or 'linear', got {layers!r}")
     if init not in ("random", "dense"):
         raise ValueError(f"init must be 'random' or 'dense', got {init!r}")
     if not isinstance(model, nn.Module):
@@ -176,17 +188,18 @@ def convert(model: nn.Module, channels_per_group: int, scheme: str = "v2", *, mi
 
     changes = []
     for name, conv in list(model.named_modules()):
-        if not isinstance(conv, nn.Conv2d) or conv.kernel_size != (1, 1):
+        linear = isinstance(conv, nn.Linear) and "linear" in layers
+        if not linear and not (isinstance(conv, nn.Conv2d) and conv.kernel_size == (1, 1) and "conv1x1" in layers):
             continue
-        ic, fc = conv.in_channels, conv.out_channels
+        ic, fc = (conv.in_features, conv.out_features) if linear else (conv.in_channels, conv.out_channels)
         dense = ic * fc
 
         def row(action: str, reason: str, after: int = dense, lo: int = ic, hi: int = ic, bn: str | None = None,
                 error: float | None = None, *, name: str = name, ic: int = ic, fc: int = fc,
-                dense: int = dense) -> LayerChange:
-            return LayerChange(name, ic, fc, action, reason, dense, after, lo, hi, bn, error)
+                dense: int = dense, kind: str = "linear" if linear else "conv1x1") -> LayerChange:
+            return LayerChange(name, ic, fc, action, reason, dense, after, lo, hi, bn, error, kind)
 
-        reason = _why_not(conv)
+        reason = None if linear else _why_not(conv)
         if reason:
             changes.append(row("skipped", reason))
             continue
@@ -203,6 +216,16 @@ def convert(model: nn.Module, channels_per_group: int, scheme: str = "v2", *, mi
         if plan.is_dense:
             changes.append(row("dense", f"the {scheme.upper()} plan keeps it dense at Ch = {channels_per_group}"))
             continue
+        if linear:
+            block = InterleavedGroupedLinear(ic, fc, channels_per_group, scheme, bias=conv.bias is not None)
+            block = block.to(device=conv.weight.device, dtype=conv.weight.dtype).train(conv.training)
+            error = fit_dense(block.block, conv.weight.detach(), None if conv.bias is None else conv.bias.detach()) \
+                if init == "dense" else None
+            _set(model, name, block)
+            mixing = plan.mixing()
+            changes.append(row("grouped", _groups(plan), plan.weights, mixing.min_inputs, mixing.max_inputs,
+                               None, error))
+            continue
         bn_name = followers.get(name)
         bn = model.get_submodule(bn_name) if bn_name else None
         if bn is not None and (len(names_of[id(bn)]) > 1 or bn.num_features != fc):
@@ -216,11 +239,12 @@ def convert(model: nn.Module, channels_per_group: int, scheme: str = "v2", *, mi
         if bn_name:
             _set(model, bn_name, nn.Identity())
         mixing = plan.mixing()
-        changes.append(row("grouped", f"{plan.k.groups} K groups" + (f", {plan.l.groups} L groups" if plan.l else ""),
+        changes.append(row("grouped", _groups(plan),
                            plan.weights, mixing.min_inputs, mixing.max_inputs, bn_name, error))
     report = ConversionReport(channels_per_group, scheme, tuple(changes))
     if not changes:
-        raise ValueError(f"{type(model).__name__} has no 1x1 nn.Conv2d to convert")
+        raise ValueError(f"{type(model).__name__} has no {' or '.join(layers)} layer to convert "
+                         "(layers= chooses 'conv1x1' and/or 'linear')")
     if not report.grouped:
         warnings.warn(f"no layer of {type(model).__name__} was grouped at channels_per_group="
                       f"{channels_per_group}: every 1x1 conv stayed as it was (see the report)", stacklevel=2)
