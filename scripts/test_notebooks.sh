@@ -14,7 +14,7 @@ echo "== notebooks under nbval (smoke mode)"
 echo "== notebooks are stripped"
 .venv/bin/nbstripout --keep-id --verify notebooks/*.ipynb  # cell ids stay as jupytext writes them
 
-echo "== book (Jupyter Book 1, offline, warnings are errors; chapters 1-7 in full mode, 8-11 unexecuted)"
+echo "== book (Jupyter Book 1, offline, warnings are errors; chapters 1-7 and 12 in full mode, 8-11 unexecuted)"
 if ! "$PY" -c "import jupyter_book" 2>/dev/null; then
   "$PY" -m pip install -q --disable-pip-version-check -r book/requirements.txt
 fi
