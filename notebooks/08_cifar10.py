@@ -46,13 +46,13 @@ import tempfile
 import numpy as np
 import torch
 
-from igpw_viz.core.paper import ANALYTIC_MACS, PAPER_TRAIN_IMAGES, paper_accuracies
+from igpw_viz.core.paper import ANALYTIC_MACS, paper_accuracies
 from igpw_viz.data import load_dataset, override
 from igpw_viz.data.fixtures import make_fixture_root, smoke_enabled
 from igpw_viz.nn.counting import count_macs
 from igpw_viz.training import preset, train
 from igpw_viz.training.build import build_model
-from igpw_viz.training.expect import cpu_epoch_seconds
+from igpw_viz.training.expect import cpu_run_costs
 from igpw_viz.viz.samples import draw_samples
 
 SMOKE = smoke_enabled()
@@ -82,11 +82,7 @@ if torch.cuda.is_available():
 else:
     print("No GPU found. In full mode training would run on the CPU (train() warns about it). Rough cost on "
           "the project's 2-core CPU (benchmarks/RESULTS.md):")
-for tag in ('baseline', 'v2-16', 'v2-32'):
-    cfg = preset(NAME, tag)
-    epoch = cpu_epoch_seconds(cfg, PAPER_TRAIN_IMAGES[NAME])
-    cpu = f"{epoch / 60:5.0f} min/epoch, {epoch * cfg.epochs / 3600:6.0f} h in all" if epoch else "not measured"
-    print(f"  {tag:9s} {cfg.image_size:>3}px, {cfg.epochs} epochs of {PAPER_TRAIN_IMAGES[NAME]:,} images: CPU {cpu}")
+print(*cpu_run_costs(NAME), sep="\n")
 print("SMOKE =", SMOKE, "->", "tiny offline run" if SMOKE else "full protocol")
 
 # %% [markdown]

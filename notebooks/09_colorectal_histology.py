@@ -48,14 +48,14 @@ import tempfile
 import numpy as np
 import torch
 
-from igpw_viz.core.paper import ANALYTIC_MACS, PAPER_TRAIN_IMAGES, paper_accuracies
+from igpw_viz.core.paper import ANALYTIC_MACS, paper_accuracies
 from igpw_viz.data import load_dataset, override
 from igpw_viz.data.fixtures import make_fixture_root, smoke_enabled
 from igpw_viz.data.registry import get_spec
 from igpw_viz.nn.counting import count_macs, count_parameters
 from igpw_viz.nn.models import efficientnet_b0, keffnet_b0
 from igpw_viz.training import preset, train
-from igpw_viz.training.expect import cpu_epoch_seconds
+from igpw_viz.training.expect import cpu_run_costs
 from igpw_viz.viz.samples import draw_samples
 
 SMOKE = smoke_enabled()
@@ -84,11 +84,7 @@ if torch.cuda.is_available():
 else:
     print("No GPU found. In full mode training would run on the CPU (train() warns about it). Rough cost on "
           "the project's 2-core CPU (benchmarks/RESULTS.md):")
-for tag in ('baseline', 'v2-16', 'v2-32'):
-    cfg = preset(NAME, tag)
-    epoch = cpu_epoch_seconds(cfg, PAPER_TRAIN_IMAGES[NAME])
-    cpu = f"{epoch / 60:5.0f} min/epoch, {epoch * cfg.epochs / 3600:6.0f} h in all" if epoch else "not measured"
-    print(f"  {tag:9s} {cfg.image_size:>3}px, {cfg.epochs} epochs of {PAPER_TRAIN_IMAGES[NAME]:,} images: CPU {cpu}")
+print(*cpu_run_costs(NAME), sep="\n")
 print("SMOKE =", SMOKE, "->", "tiny offline run" if SMOKE else "full protocol")
 
 # %% [markdown]

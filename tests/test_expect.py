@@ -56,3 +56,13 @@ def test_each_measured_model_has_its_own_rate():
     assert rates["v1-16"] is None  # not measured: no guess
     assert rates["v2-16"] == pytest.approx(1000 / CPU_IMAGES_PER_SECOND[("v2-16", 32, 3)])
     assert rates["v2-32"] == pytest.approx(1000 / CPU_IMAGES_PER_SECOND[("v2-32", 32, 3)])
+
+
+def test_run_costs_lines_use_the_measured_rates():
+    from igpw_viz.core.paper import PAPER_TRAIN_IMAGES
+    from igpw_viz.training.expect import cpu_run_costs
+
+    lines = cpu_run_costs("cifar10", ("v2-16", "v1-16"))
+    epoch = cpu_epoch_seconds(preset("cifar10", "v2-16"), PAPER_TRAIN_IMAGES["cifar10"])
+    assert f"{epoch / 60:5.0f} min/epoch" in lines[0] and "45,000 images" in lines[0]
+    assert lines[1].endswith("CPU not measured")

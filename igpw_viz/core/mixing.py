@@ -8,7 +8,6 @@ with one bit mask per output channel (fast enough for a widget sweeping every Ch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -68,14 +67,20 @@ class Mixing:
         return self.min_inputs == self.in_channels
 
     @property
+    def span(self) -> str:
+        """The share of the inputs an output reads: '2.5%' or, when outputs differ, '80-100%'."""
+        if self.min_inputs == self.max_inputs:
+            return percent(self.min_fraction)
+        return f"{percent(self.min_fraction).removesuffix('%')}-{percent(self.max_fraction)}"
+
+    @property
     def reads(self) -> str:
         """'192-240 of 240 inputs (80-100%)', '6 of 240 inputs (2.5%)' or 'all 240 inputs (100%)'."""
         if self.is_full:
             return "its only input (100%)" if self.in_channels == 1 else f"all {self.in_channels} inputs (100%)"
         if self.min_inputs == self.max_inputs:
-            return f"{self.min_inputs} of {plural(self.in_channels, 'input')} ({percent(self.min_fraction)})"
-        span = f"{percent(self.min_fraction).removesuffix('%')}-{percent(self.max_fraction)}"
-        return f"{self.min_inputs}-{self.max_inputs} of {plural(self.in_channels, 'input')} ({span})"
+            return f"{self.min_inputs} of {plural(self.in_channels, 'input')} ({self.span})"
+        return f"{self.min_inputs}-{self.max_inputs} of {plural(self.in_channels, 'input')} ({self.span})"
 
     def __str__(self) -> str:
         return f"each output reads {self.reads}"
@@ -101,16 +106,9 @@ def mixing_lines(plan: PointwisePlan) -> list[str]:
     return lines
 
 
-def mixing_from_connectivity(connectivity: Sequence[Sequence[int]], in_channels: int) -> Mixing:
-    """The summary of a connectivity table (for each output, the input channels it depends on)."""
-    counts = [len(set(deps)) for deps in connectivity]
-    return Mixing(in_channels, len(counts), min(counts), max(counts),
-                  sum(n == in_channels for n in counts))
-
-
 def input_masks(plan: PointwisePlan) -> tuple[int, ...]:
-    """For each block output, the inputs it depends on as a bit mask (bit i: input channel i): the same
-    sets as ``plan.connectivity()``, built group by group instead of channel by channel."""
+    """For each block output, the inputs it depends on as a bit mask (bit i: input channel i), composed
+    group by group through K, the interleave, L and the sum; ``plan.connectivity()`` lists these sets."""
     k = plan.k
     k_groups = [sum(1 << i for i in set(k.group_inputs(g))) for g in range(k.groups)]
     k_out = [k_groups[g] for g in k.output_groups]
@@ -128,10 +126,8 @@ def input_masks(plan: PointwisePlan) -> tuple[int, ...]:
 def plan_mixing(plan: PointwisePlan) -> Mixing:
     """The mixing of one plan (use ``plan.mixing()``, which caches it)."""
     ic = plan.in_channels
-    if plan.is_dense:
-        return Mixing(ic, plan.out_channels, ic, ic, plan.out_channels)
     counts = [m.bit_count() for m in input_masks(plan)]
     return Mixing(ic, plan.out_channels, min(counts), max(counts), sum(n == ic for n in counts))
 
 
-__all__ = ["Mixing", "input_masks", "mixing_from_connectivity", "mixing_lines", "percent", "plan_mixing", "plural"]
+__all__ = ["Mixing", "input_masks", "mixing_lines", "percent", "plan_mixing", "plural"]

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-from .mixing import Mixing, mixing_lines, plan_mixing, plural
+from .mixing import Mixing, input_masks, mixing_lines, plan_mixing, plural
 
 SCHEMES = ("v1", "v2", "dense")  # "dense": the plain conv (the baseline inside the same network)
 
@@ -93,6 +93,11 @@ class GroupedStage:
     def position_groups(self) -> tuple[int, ...]:
         """The group that reads each extended input position."""
         return tuple(e // self.inputs_per_group for e in range(len(self.sources)))
+
+    def weight_positions(self) -> tuple[int, ...]:
+        """The extended input position each weight entry reads, in weight order (filter o in the reference
+        order, then its ``inputs_per_group`` entries): what turns the grouped weights into a dense matrix."""
+        return tuple(e for g in self.output_groups for e in self.group_positions(g))
 
     def group_inputs(self, group: int) -> tuple[int, ...]:
         """The input channels (with replicated ones) read by one group, in reading order."""
@@ -251,16 +256,7 @@ class PointwisePlan:
 
     def connectivity(self) -> tuple[tuple[int, ...], ...]:
         """For each output channel of the whole block, the sorted input channels it depends on."""
-        k_deps = self.k.connectivity()
-        if self.l is None:
-            return tuple(k_deps[s] for s in self.output_sources)
-        result = []
-        for o, k_channels in enumerate(self.l_connectivity()):
-            deps = set(k_deps[o])  # the sum's skip: K's own output o
-            for c in k_channels:
-                deps.update(k_deps[c])
-            result.append(tuple(sorted(deps)))
-        return tuple(result)
+        return tuple(tuple(i for i in range(self.in_channels) if mask >> i & 1) for mask in input_masks(self))
 
     @cached_property
     def _mixing(self) -> Mixing:

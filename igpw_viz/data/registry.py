@@ -190,10 +190,13 @@ def get_spec(name_or_spec: str | DatasetSpec) -> DatasetSpec:
         return name_or_spec
     if not isinstance(name_or_spec, str):
         raise TypeError(f"dataset name must be a str or DatasetSpec, got {type(name_or_spec).__name__}")
-    try:
-        return REGISTRY[canonical_dataset(name_or_spec)]
-    except (ValueError, KeyError):
-        raise ValueError(f"unknown dataset name {name_or_spec!r}; known: {', '.join(REGISTRY)}") from None
+    key = name_or_spec.strip().lower()
+    if key not in REGISTRY:  # a registered name (override() may add one) wins; else the paper's aliases
+        with contextlib.suppress(ValueError):
+            key = canonical_dataset(key)
+    if key not in REGISTRY:
+        raise ValueError(f"unknown dataset name {name_or_spec!r}; known: {', '.join(REGISTRY)}")
+    return REGISTRY[key]
 
 
 @contextlib.contextmanager

@@ -136,8 +136,8 @@ def _followers_in_graph(model: nn.Module) -> dict[str, str]:
     return found
 
 
-def _dense_target(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The conv's weight (Fc x Ic) and bias with an eval-mode BatchNorm folded in."""
+def _dense_target(conv: nn.Conv2d | nn.Linear, bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The layer's weight (Fc x Ic) and bias with an eval-mode BatchNorm folded in."""
     weight = conv.weight.detach().flatten(1)
     bias = None if conv.bias is None else conv.bias.detach()
     if bn is None:
@@ -216,31 +216,25 @@ def convert(model: nn.Module, channels_per_group: int, scheme: str = "v2", *, mi
         if plan.is_dense:
             changes.append(row("dense", f"the {scheme.upper()} plan keeps it dense at Ch = {channels_per_group}"))
             continue
-        if linear:
-            block = InterleavedGroupedLinear(ic, fc, channels_per_group, scheme, bias=conv.bias is not None)
-            block = block.to(device=conv.weight.device, dtype=conv.weight.dtype).train(conv.training)
-            error = fit_dense(block.block, conv.weight.detach(), None if conv.bias is None else conv.bias.detach()) \
-                if init == "dense" else None
-            _set(model, name, block)
-            mixing = plan.mixing()
-            changes.append(row("grouped", _groups(plan), plan.weights, mixing.min_inputs, mixing.max_inputs,
-                               None, error))
-            continue
-        bn_name = followers.get(name)
+        bn_name = None if linear else followers.get(name)
         bn = model.get_submodule(bn_name) if bn_name else None
         if bn is not None and (len(names_of[id(bn)]) > 1 or bn.num_features != fc):
             bn_name, bn = None, None
-        norm = {} if bn is None else {"bn_eps": bn.eps, "bn_momentum": bn.momentum or 0.1}
-        block = InterleavedGroupedPointwise(ic, fc, channels_per_group, scheme, batch_norm=bn is not None,
-                                            activation=None, bias=conv.bias is not None, **norm)
+        if linear:
+            block = InterleavedGroupedLinear(ic, fc, channels_per_group, scheme, bias=conv.bias is not None)
+        else:
+            norm = {} if bn is None else {"bn_eps": bn.eps, "bn_momentum": bn.momentum or 0.1}
+            block = InterleavedGroupedPointwise(ic, fc, channels_per_group, scheme, batch_norm=bn is not None,
+                                                activation=None, bias=conv.bias is not None, **norm)
         block = block.to(device=conv.weight.device, dtype=conv.weight.dtype).train(conv.training)
-        error = fit_dense(block, *_dense_target(conv, bn)) if init == "dense" else None
+        fitted = block.block if linear else block
+        error = fit_dense(fitted, *_dense_target(conv, bn)) if init == "dense" else None
         _set(model, name, block)
         if bn_name:
             _set(model, bn_name, nn.Identity())
         mixing = plan.mixing()
-        changes.append(row("grouped", _groups(plan),
-                           plan.weights, mixing.min_inputs, mixing.max_inputs, bn_name, error))
+        changes.append(row("grouped", _groups(plan), plan.weights, mixing.min_inputs, mixing.max_inputs, bn_name,
+                           error))
     report = ConversionReport(channels_per_group, scheme, tuple(changes))
     if not changes:
         raise ValueError(f"{type(model).__name__} has no {' or '.join(layers)} layer to convert "

@@ -50,7 +50,7 @@ def fit_dense(block: InterleavedGroupedPointwise, weight: torch.Tensor,
     rows = torch.zeros(fc, plan.k.inputs_per_group).to(k.weight)
     for g in range(plan.k.groups):
         reads = [plan.k.sources[e] for e in plan.k.group_positions(g)]
-        filters = [f for f in range(fc) if plan.k.output_groups[f] == g]
+        filters = list(plan.k.group_outputs(g))
         design = torch.eye(ic).to(k.weight)[reads]  # c x Ic: the group's inputs
         rows[filters] = _fit_rows(design, target[filters])
     k.weight.copy_(rows[:, :, None, None])
@@ -59,7 +59,7 @@ def fit_dense(block: InterleavedGroupedPointwise, weight: torch.Tensor,
         residual = target - dense_k
         rows = torch.zeros(fc, plan.l.inputs_per_group).to(k.weight)
         for g in range(plan.l.groups):
-            filters = [f for f in range(fc) if plan.l.output_groups[f] == g]
+            filters = list(plan.l.group_outputs(g))
             rows[filters] = _fit_rows(dense_k[list(plan.l_group_k_channels(g))], residual[filters])
         l.weight.copy_(rows[:, :, None, None])
 

@@ -85,7 +85,7 @@ class GroupedPointwiseConv(nn.Module):
         filter o of group g puts its weights on the channels its group reads (copies add up)."""
         s = self.stage
         rows = [o for o in range(s.out_channels) for _ in range(s.inputs_per_group)]
-        cols = [reads[e] for g in s.output_groups for e in s.group_positions(g)]
+        cols = [reads[e] for e in s.weight_positions()]
         dense = self.weight.new_zeros(s.out_channels, in_channels)
         index = torch.tensor([rows, cols], device=self.weight.device)
         return dense.index_put((index[0], index[1]), self.weight.flatten(), accumulate=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import warnings
 
-from .config import TrainConfig, model_tag
+from ..core.paper import PAPER_TRAIN_IMAGES
+from .config import TrainConfig, model_tag, preset
 
 # Training throughput (images/s, one optimizer step of batch 64 or 8, fp32, 2 threads) measured by
 # benchmarks/model_bench.py on the project's 2-core CPU on 2026-12-04 (benchmarks/RESULTS.md, section 2):
@@ -21,6 +22,19 @@ def cpu_epoch_seconds(cfg: TrainConfig, train_images: int) -> float | None:
     tag = model_tag(cfg.model, cfg.scheme, cfg.channels_per_group)
     rate = CPU_IMAGES_PER_SECOND.get((tag, cfg.image_size, cfg.skip_strides))
     return None if rate is None else train_images / rate
+
+
+def cpu_run_costs(dataset: str, tags: tuple[str, ...] = ("baseline", "v2-16", "v2-32")) -> list[str]:
+    """One line per paper run on ``dataset``: image size, epochs and its cost on the project's 2-core CPU
+    (what notebooks 8-10 print before anything is trained)."""
+    images = PAPER_TRAIN_IMAGES[dataset]
+    lines = []
+    for tag in tags:
+        cfg = preset(dataset, tag)
+        epoch = cpu_epoch_seconds(cfg, images)
+        cpu = f"{epoch / 60:5.0f} min/epoch, {epoch * cfg.epochs / 3600:6.0f} h in all" if epoch else "not measured"
+        lines.append(f"  {tag:9s} {cfg.image_size:>3}px, {cfg.epochs} epochs of {images:,} images: CPU {cpu}")
+    return lines
 
 
 def warn_if_paper_run_on_cpu(cfg: TrainConfig, device_type: str, train_images: int) -> str | None:

@@ -93,8 +93,7 @@ def draw_tradeoff(in_channels: int, out_channels: int, scheme: str = "v2", chann
         ax.axvline(current, color="black", lw=0.8, alpha=0.5)
         ax.scatter([current] * 3, [100 * p.saved, 100 * p.min_reads, 100 * p.max_reads], s=45, zorder=5,
                    color=[SAVED_COLOR, READS_COLOR, READS_COLOR], edgecolors="black", gid="current")
-        reads = percent(p.min_reads) if p.min_reads == p.max_reads else \
-            f"{percent(p.min_reads).removesuffix('%')}-{percent(p.max_reads)}"
+        reads = plan_pointwise(in_channels, out_channels, current, scheme).mixing().span
         ax.set_title(f"{in_channels} -> {out_channels}, {scheme.upper()}, Ch = {current}:\n"
                      f"{100 * p.saved:.1f}% of weights saved; each output reads {reads} of the inputs",
                      fontsize=FONT + 1)

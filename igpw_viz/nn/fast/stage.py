@@ -65,14 +65,13 @@ class FastStage(nn.Module):
                              else torch.tensor(slots), persistent=False)
         self.pick = None if self.slot_index is None else ChannelGather(slots, self.padded_filters)
         # dense form: scatter-add the grouped weights into an out x in matrix (replicated inputs add up)
-        cols = [reads[e] for g in stage.output_groups for e in stage.group_positions(g)]
-        self.register_buffer("dense_index", torch.tensor(
-            [[o for o in range(stage.out_channels) for _ in range(c)], cols]), persistent=False)
+        positions = stage.weight_positions()
+        rows = [o for o in range(stage.out_channels) for _ in range(c)]
+        self.register_buffer("dense_index", torch.tensor([rows, [reads[e] for e in positions]]), persistent=False)
         # block-diagonal form over the extended input (positions unique: a cheap index_copy, no accumulate)
         extended = stage.groups * c
-        self.register_buffer("block_index", torch.tensor(
-            [o * extended + e for o, g in enumerate(stage.output_groups) for e in stage.group_positions(g)]),
-            persistent=False)
+        block = [o * extended + e for o, e in zip(rows, positions, strict=True)]
+        self.register_buffer("block_index", torch.tensor(block), persistent=False)
 
     def dense_weight(self, weight: torch.Tensor) -> torch.Tensor:
         """The equivalent dense (out_channels x in_channels) matrix (replicated inputs summed)."""
