@@ -42,7 +42,7 @@ from igpw_viz.core.architecture import b0_blocks, b0_pointwise_shapes, non_point
 from igpw_viz.data.fixtures import smoke_enabled
 from igpw_viz.nn.counting import count_parameters, pointwise_table
 from igpw_viz.nn.models import efficientnet_b0
-from igpw_viz.viz.wiring import PALETTE
+from igpw_viz.viz.marks import PALETTE
 
 SMOKE = smoke_enabled()
 torch.manual_seed(0)

@@ -13,7 +13,8 @@ from matplotlib.ticker import MaxNLocator
 
 from ..core.plan import PointwisePlan, plan_pointwise
 from . import style
-from .wiring import PALETTE, _resolve_level, draw_wiring, plan_title, wiring_figsize
+from .marks import PALETTE, plan_title
+from .wiring import _resolve_level, draw_wiring, wiring_figsize
 
 
 def dependency_matrices(plan: PointwisePlan) -> dict[str, np.ndarray]:

@@ -19,7 +19,7 @@ from ..core.architecture import b0_pointwise_shapes, non_pointwise_parameters
 from ..core.paper import PUBLISHED_PARAMETERS
 from ..core.plan import plan_pointwise
 from . import style
-from .wiring import DENSE_COLOR, V1_COLOR, V2_COLOR
+from .marks import DENSE_COLOR, V1_COLOR, V2_COLOR
 
 CH_RANGE = range(2, 65)
 SCHEME_COLORS = {"dense": DENSE_COLOR, "v1": V1_COLOR, "v2": V2_COLOR}

@@ -17,7 +17,18 @@ from matplotlib.patches import Rectangle
 from ..core.plan import PointwisePlan
 from . import style
 from .graph import group_graph, nodes_of_layer
-from .wiring import LIGHT, NEUTRAL, _axes_inches, _column_titles, _draw_edges, _finish, _label, _scatter, _span, color
+from .marks import (
+    LIGHT,
+    NEUTRAL,
+    axes_inches,
+    color,
+    column_titles,
+    draw_edges,
+    finish_axes,
+    place_label,
+    scatter_nodes,
+    span_text,
+)
 
 HEAD, TAIL = 3, 1  # groups shown at the top and at the bottom of each column
 MORE = "more"  # the index of a column's ellipsis box
@@ -45,20 +56,20 @@ def draw_group_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
     graph = group_graph(plan)
     pos = group_positions(plan, graph)
     kg, fs = plan.k.groups, style.fontsize(ax.figure)
-    width_in, height_in = _axes_inches(ax)
+    width_in, height_in = axes_inches(ax)
     tallest = max(sum(1 for n in pos if n[0] in layers) for layers in
                   (("input", "k_replica"), ("k_group",), ("l_group",), ("output",)))
     every = style.label_step(tallest, height_in - 1.6, fs, pitch=1.15)
-    _draw_edges(ax, graph, pos, [], kg, group_level=True, straight=True)
+    draw_edges(ax, graph, pos, [], kg, group_level=True, straight=True)
     size = float(np.clip(4000 / tallest ** 1.3, 8, 60))
     for layer, marker in (("input", "o"), ("k_group", "s"), ("l_group", "s"), ("output", "o")):
         nodes = nodes_of_layer(graph, layer)
         plain = [n for n in nodes if not graph.nodes[n].get("extra_filter")]
         extra = [n for n in nodes if graph.nodes[n].get("extra_filter")]
-        _scatter(ax, graph, pos, plain, kg, marker=marker, size=size, layer=layer)
-        _scatter(ax, graph, pos, extra, kg, marker=marker, size=size, layer=f"{layer}:extra",
+        scatter_nodes(ax, graph, pos, plain, kg, marker=marker, size=size, layer=layer)
+        scatter_nodes(ax, graph, pos, extra, kg, marker=marker, size=size, layer=f"{layer}:extra",
                  edgecolors="black", linewidths=1.6)
-    _scatter(ax, graph, pos, nodes_of_layer(graph, "k_replica"), kg, size=size * 1.2, hollow=True,
+    scatter_nodes(ax, graph, pos, nodes_of_layer(graph, "k_replica"), kg, size=size * 1.2, hollow=True,
              layer="k_replica")
     for n, d in graph.nodes(data=True):
         x, y = pos[n]
@@ -68,18 +79,18 @@ def draw_group_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
             text = f"{name}{d['index']}: {len(d['inputs'])} in, {d['filters']} f"
             if d["replicated"]:
                 text += f", {d['replicated']} copies"
-            _label(ax, x, y, text, dy=fs * 0.5, ha="center", va="bottom", fontsize=fs,
+            place_label(ax, x, y, text, dy=fs * 0.5, ha="center", va="bottom", fontsize=fs,
                    fontweight="bold" if d["extra_filter"] else "normal")
         elif layer == "input" and d["index"] % every == 0:
-            _label(ax, x, y, _span(d["channels"]), dx=-6, ha="right", va="center", fontsize=fs)
+            place_label(ax, x, y, span_text(d["channels"]), dx=-6, ha="right", va="center", fontsize=fs)
         elif layer == "k_replica":
-            _label(ax, x, y, f"copies of {_span(d['channels'])} \u2192 K{d['index']}", dy=-fs * 0.6,
+            place_label(ax, x, y, f"copies of {span_text(d['channels'])} \u2192 K{d['index']}", dy=-fs * 0.6,
                    ha="center", va="top", fontsize=fs, style="italic")
         elif layer == "output" and d["index"] % every == 0:
-            _label(ax, x, y, f"{d['size']} ch", dx=6, ha="left", va="center", fontsize=fs)
+            place_label(ax, x, y, f"{d['size']} ch", dx=6, ha="left", va="center", fontsize=fs)
     titles = ["input blocks", "K groups"] + (["L groups"] if plan.l is not None else []) + ["output blocks"]
     top = max(y for _, y in pos.values())
-    pad = _column_titles(ax, titles, top, fs, width_in)
+    pad = column_titles(ax, titles, top, fs, width_in)
     ax.set_xlim(-0.7, len(titles) - 0.4)
     ax.set_ylim(min(y for _, y in pos.values()) - 1, top + 0.3)
     items = [Line2D([], [], marker="s", ls="", color=color(0), label="group (colour per group)"),
@@ -93,7 +104,7 @@ def draw_group_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
     if plan.l is not None:
         items.append(Line2D([], [], color=color(0), label="K \u2192 L: interleave"))
         items.append(Line2D([], [], color=LIGHT, label="skip: K to the sum"))
-    _finish(ax, plan, note, items, pad)
+    finish_axes(ax, plan, note, items, pad)
     return ax
 
 
@@ -132,9 +143,9 @@ def _box_text(plan: PointwisePlan, graph, column: str, index, hidden: int) -> st
         return f"\u22ee {hidden} more"
     d = graph.nodes[(column, index)]
     if column == "input":
-        return f"ch {_span(d['channels'])}"
+        return f"ch {span_text(d['channels'])}"
     if column == "output":
-        return f"out {_span(d['channels'])}"
+        return f"out {span_text(d['channels'])}"
     name = "K" if column == "k_group" else "L"
     text = f"{name}{index}: {len(d['inputs'])} in \u2192 {d['filters']} f"
     if column == "l_group":
@@ -175,7 +186,7 @@ def draw_summary_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
                                    gid=f"box:{column}:{index}"))
             ax.text(x, -r, _box_text(plan, graph, column, index, hidden), ha="center", va="center",
                     fontsize=fs)
-        _label(ax, x, half_h, heads[column], dy=fs * 0.4, ha="center", va="bottom", fontsize=fs,
+        place_label(ax, x, half_h, heads[column], dy=fs * 0.4, ha="center", va="bottom", fontsize=fs,
                fontweight="bold")
     by_kind: dict[str, list] = {}
     for (kind, u, v), weight in edges.items():
@@ -196,9 +207,9 @@ def draw_summary_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
     if plan.l is not None:
         foot = (f"interleave step {plan.interleave_step} mixes K's groups into L; the sum adds K's output "
                 f"(grey: the skip). " + foot)
-    _label(ax, -half_w, -depth + 1 - half_h, style.wrap(foot, _axes_inches(ax)[0], fs), dy=-fs * 0.6,
+    place_label(ax, -half_w, -depth + 1 - half_h, style.wrap(foot, axes_inches(ax)[0], fs), dy=-fs * 0.6,
            ha="left", va="top", fontsize=fs, style="italic")
     ax.set_xlim(-0.5, len(columns) - 0.5)
     ax.set_ylim(-depth + 1 - half_h - 0.05, half_h + 0.05)
-    _finish(ax, plan, note, [], pad=fs * 3.2)
+    finish_axes(ax, plan, note, [], pad=fs * 3.2)
     return ax

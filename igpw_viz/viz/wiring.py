@@ -10,25 +10,26 @@ more). Dependency matrices live in `connectivity.py`, network-level charts in `n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..core.plan import PointwisePlan
 from . import style
 from .graph import nodes_of_layer, wiring_graph
-
-# One palette for the whole project: group g of K is PALETTE[g % len]; L's groups continue after K's.
-PALETTE: tuple = (tuple(matplotlib.colormaps["tab10"].colors)
-                  + tuple(matplotlib.colormaps["tab20"].colors[1::2]))
-NEUTRAL = "#4d4d4d"
-LIGHT = "#b3b3b3"
-DENSE_COLOR, V1_COLOR, V2_COLOR = "#7f7f7f", PALETTE[1], PALETTE[0]
+from .marks import (
+    LIGHT,
+    NEUTRAL,
+    axes_inches,
+    color,
+    column_titles,
+    draw_edges,
+    finish_axes,
+    place_label,
+    scatter_nodes,
+)
+from .summary import draw_group_level, draw_summary_level
 
 MAX_CHANNELS = 64  # above this many rows the wiring switches to the group view by itself
 CHANNEL_LIMIT = 320  # never draw more rows than this at channel level, even when asked to
@@ -39,9 +40,6 @@ COLUMN_TITLES = {"input": "input", "k_group": "K groups", "k_filter": "K out", "
                  "l_group": "L groups", "l_filter": "L out", "sum": "sum", "output": "output"}
 
 
-def color(index: int) -> tuple:
-    """The palette colour of a group index (cycled)."""
-    return PALETTE[index % len(PALETTE)]
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -50,16 +48,8 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return Figure(figsize=figsize, layout="constrained").add_subplot()
 
 
-def _axes_inches(ax: Axes) -> tuple[float, float]:
-    """The axes' width and height in inches (before the layout engine trims them)."""
-    w, h = ax.figure.get_size_inches()
-    box = ax.get_position()
-    return w * box.width, h * box.height
 
 
-def _label(ax: Axes, x: float, y: float, text: str, dx: float = 0.0, dy: float = 0.0, **kw):
-    """A text at data point (x, y) moved by (dx, dy) points: spacing that does not depend on the scale."""
-    return ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", **kw)
 
 
 def plan_rows(plan: PointwisePlan) -> int:
@@ -70,17 +60,6 @@ def plan_rows(plan: PointwisePlan) -> int:
     return rows
 
 
-def plan_title(plan: PointwisePlan) -> str:
-    """Ic, Fc, Ch, the group counts and the savings, in one line."""
-    head = (f"{plan.scheme.upper()}: {plan.in_channels} \u2192 {plan.out_channels}, "
-            f"Ch = {plan.channels_per_group}")
-    if plan.is_dense:
-        return f"{head}: stays dense, 1 group ({plan.weights:,} weights, 0% saved)"
-    groups = f"K {plan.k.groups} groups"
-    if plan.l is not None:
-        groups += f", L {plan.l.groups} group{'s' if plan.l.groups > 1 else ''}"
-    return (f"{head}: {groups}; {plan.weights:,} of {plan.dense_weights:,} weights "
-            f"({100 * plan.savings:.1f}% saved)")
 
 
 # --------------------------------------------------------------------------------------- channel level
@@ -118,125 +97,60 @@ def wiring_positions(plan: PointwisePlan, graph=None) -> dict:
     return pos
 
 
-def _route(kind: str, p: tuple, q: tuple, offset: float) -> list:
-    """Polyline of one edge: copies detour to the left of their column, skips run above the row."""
-    (x0, y0), (x1, y1) = p, q
-    if kind in ("copy", "l_copy"):
-        xo = x0 - offset
-        return [(x0, y0), (xo, y0), (xo, y1), (x1, y1)]
-    if kind == "skip":
-        return [(x0, y0), (x0 + 0.25, y0 + 0.45), (x1 - 0.25, y1 + 0.45), (x1, y1)]
-    return [p, q]
 
 
-def _node_color(graph, node, k_groups: int) -> tuple | str:
-    d = graph.nodes[node]
-    layer = d["layer"]
-    if layer in ("l_group", "l_filter"):
-        return color(k_groups + d["group"])
-    if layer in ("sum", "output"):
-        return NEUTRAL
-    if layer in ("k_replica", "l_replica"):
-        src = next(iter(graph.predecessors(node)))
-        return _node_color(graph, src, k_groups)
-    return color(d["group"])
 
 
-def _edge_color(graph, u, v, kind: str, k_groups: int):
-    if kind in ("k_in", "l_in", "to_sum"):
-        return _node_color(graph, v if kind != "to_sum" else u, k_groups)
-    if kind in ("skip",):
-        return LIGHT
-    if kind == "out":
-        return NEUTRAL
-    return _node_color(graph, u, k_groups)
 
 
-_EDGE_STYLE = {"copy": dict(linestyles="--", linewidths=0.9), "l_copy": dict(linestyles="--", linewidths=0.9),
-               "skip": dict(linewidths=0.6), "out": dict(linewidths=0.6),
-               "interleave": dict(linewidths=1.0)}
 
 
-def _draw_edges(ax: Axes, graph, pos: dict, kinds: Sequence[str], k_groups: int, group_level=False,
-                straight=False):
-    """One LineCollection per edge kind (gid 'edges:<kind>'), each edge one polyline."""
-    by_kind: dict[str, list] = {k: [] for k in kinds}
-    for u, v, kind in graph.edges(data="kind"):
-        by_kind.setdefault(kind, []).append((u, v))
-    for kind, edges in by_kind.items():
-        if not edges:
-            continue
-        segments, colors, widths = [], [], []
-        for j, (u, v) in enumerate(edges):
-            offset = 0.3 + 0.2 * j / max(1, len(edges))
-            segments.append([pos[u], pos[v]] if straight and kind == "copy" else
-                            _route(kind, pos[u], pos[v], offset))
-            colors.append(_edge_color(graph, u, v, kind, k_groups))
-            widths.append(graph.edges[u, v].get("weight", 1))
-        style = dict(_EDGE_STYLE.get(kind, dict(linewidths=0.7)))
-        if group_level:
-            top = max(widths)
-            style["linewidths"] = [0.5 if kind == "skip" else 0.4 + 3.0 * w / top for w in widths]
-        lc = LineCollection(segments, colors=colors, alpha=0.8, zorder=1, gid=f"edges:{kind}", **style)
-        lc.set_label(f"_edges:{kind}")
-        ax.add_collection(lc)
 
 
-def _scatter(ax, graph, pos, nodes, k_groups, *, marker="o", size=30.0, hollow=False, layer="", **kw):
-    if not nodes:
-        return None
-    xy = np.array([pos[n] for n in nodes])
-    cols = [_node_color(graph, n, k_groups) for n in nodes]
-    if hollow:
-        style = dict(facecolors="white", edgecolors=cols, linewidths=1.4)
-    else:
-        style = dict(c=cols, edgecolors="none")
-    style.update(kw)
-    return ax.scatter(xy[:, 0], xy[:, 1], s=size, marker=marker, zorder=3, gid=f"nodes:{layer}", **style)
 
 
 def _draw_channel_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
     graph = wiring_graph(plan)
     pos = wiring_positions(plan, graph)
     kg, rows, fs = plan.k.groups, plan_rows(plan), style.fontsize(ax.figure)
-    width_in, height_in = _axes_inches(ax)
+    width_in, height_in = axes_inches(ax)
     step = style.label_step(rows, height_in - 1.6, fs, pitch=1.1)  # title and column titles take ~1.6 in
     size = float(np.clip(2000 / rows ** 1.3, 6, 36))
-    _draw_edges(ax, graph, pos, [], kg)
+    draw_edges(ax, graph, pos, [], kg)
 
     for layer in ("input", "k_filter", "l_filter", "interleave", "output"):
         nodes = nodes_of_layer(graph, layer)
         plain = [n for n in nodes if not graph.nodes[n].get("extra_filter")]
         extra = [n for n in nodes if graph.nodes[n].get("extra_filter")]
-        _scatter(ax, graph, pos, plain, kg, size=size, layer=layer)
+        scatter_nodes(ax, graph, pos, plain, kg, size=size, layer=layer)
         if extra:
-            _scatter(ax, graph, pos, extra, kg, marker="D", size=size * 1.3, layer=f"{layer}:extra",
+            scatter_nodes(ax, graph, pos, extra, kg, marker="D", size=size * 1.3, layer=f"{layer}:extra",
                      edgecolors="black", linewidths=1.0)
     for layer in ("k_replica", "l_replica"):
-        _scatter(ax, graph, pos, nodes_of_layer(graph, layer), kg, size=size * 1.1, hollow=True, layer=layer)
+        scatter_nodes(ax, graph, pos, nodes_of_layer(graph, layer), kg, size=size * 1.1, hollow=True, layer=layer)
     for layer in ("k_group", "l_group"):
         nodes = nodes_of_layer(graph, layer)
         extra = [n for n in nodes if graph.nodes[n]["extra_filter"]]
-        _scatter(ax, graph, pos, [n for n in nodes if n not in extra], kg, marker="s", size=size * 3.5,
+        scatter_nodes(ax, graph, pos, [n for n in nodes if n not in extra], kg, marker="s", size=size * 3.5,
                  layer=layer)
         if extra:
-            _scatter(ax, graph, pos, extra, kg, marker="s", size=size * 3.5, layer=f"{layer}:extra",
+            scatter_nodes(ax, graph, pos, extra, kg, marker="s", size=size * 3.5, layer=f"{layer}:extra",
                      edgecolors="black", linewidths=1.6)
-    _scatter(ax, graph, pos, nodes_of_layer(graph, "sum"), kg, marker="P", size=size * 1.2, layer="sum")
+    scatter_nodes(ax, graph, pos, nodes_of_layer(graph, "sum"), kg, marker="P", size=size * 1.2, layer="sum")
 
     # labels (every `step`-th row when rows are dense): channel numbers outside, copies as '=source',
     # groups as K0/L0 with their filter count
     for n in nodes_of_layer(graph, "input"):
         if n[1] % step == 0:
-            _label(ax, *pos[n], str(n[1]), dx=-5, ha="right", va="center", fontsize=fs)
+            place_label(ax, *pos[n], str(n[1]), dx=-5, ha="right", va="center", fontsize=fs)
     for layer in ("k_replica", "l_replica"):
         for n in nodes_of_layer(graph, layer):
             if n[1] % step == 0:
-                _label(ax, *pos[n], f"={graph.nodes[n]['source']}", dx=5, ha="left", va="center", fontsize=fs,
+                place_label(ax, *pos[n], f"={graph.nodes[n]['source']}", dx=5, ha="left", va="center", fontsize=fs,
                        style="italic")
     for n in nodes_of_layer(graph, "output"):
         if n[1] % step == 0:
-            _label(ax, *pos[n], str(n[1]), dx=5, ha="left", va="center", fontsize=fs)
+            place_label(ax, *pos[n], str(n[1]), dx=5, ha="left", va="center", fontsize=fs)
     for layer, name in (("k_group", "K"), ("l_group", "L")):
         stage = plan.k if name == "K" else plan.l
         if stage is None:
@@ -245,23 +159,16 @@ def _draw_channel_level(plan: PointwisePlan, ax: Axes, note: str = "") -> Axes:
         for n in nodes_of_layer(graph, layer):
             d = graph.nodes[n]
             if d["index"] % every == 0 or d["index"] == stage.groups - 1 and every == 1:
-                _label(ax, *pos[n], f"{name}{d['index']} {d['filters']}f", dy=fs * 0.7, ha="center",
+                place_label(ax, *pos[n], f"{name}{d['index']} {d['filters']}f", dy=fs * 0.7, ha="center",
                        va="bottom", fontsize=fs, fontweight="bold" if d["extra_filter"] else "normal")
     top = max(y for _, y in pos.values())
-    pad = _column_titles(ax, [COLUMN_TITLES[c[0]] for c in _channel_columns(plan)], top, fs, width_in)
+    pad = column_titles(ax, [COLUMN_TITLES[c[0]] for c in _channel_columns(plan)], top, fs, width_in)
     ax.set_xlim(-0.9, len(_channel_columns(plan)) - 0.3)
     ax.set_ylim(min(y for _, y in pos.values()) - 1, top + 0.3)
-    _finish(ax, plan, note, _channel_legend(plan, graph), pad)
+    finish_axes(ax, plan, note, _channel_legend(plan, graph), pad)
     return ax
 
 
-def _column_titles(ax: Axes, titles: list[str], top: float, fs: float, width_in: float) -> float:
-    """Column titles above the top row; every other one a line higher when the columns are narrow."""
-    span = width_in / (len(titles) + 0.6)
-    stagger = max(style.text_width_in(t, fs) for t in titles) > span * 0.95
-    for x, t in enumerate(titles):
-        _label(ax, x, top, t, dy=fs * (2.6 + 1.4 * (stagger and x % 2)), ha="center", va="bottom", fontsize=fs)
-    return fs * (4.4 + 1.4 * stagger)
 
 
 def _channel_legend(plan: PointwisePlan, graph) -> list:
@@ -281,27 +188,8 @@ def _channel_legend(plan: PointwisePlan, graph) -> list:
     return items
 
 
-def _finish(ax: Axes, plan: PointwisePlan, note: str, legend_items: list, pad: float = 0.0) -> None:
-    """Title (wrapped; ``pad`` points above the axes, clear of the column titles), legend, no axis."""
-    fs = style.fontsize(ax.figure)
-    width_in = _axes_inches(ax)[0]
-    beside = width_in >= 7.5  # a legend beside the drawing on wide axes, below it on narrow ones
-    title = plan_title(plan) + (f"\n{note}" if note else "")
-    ax.set_title(style.wrap(title, width_in * (0.95 if beside else 1.0), fs + 1), fontsize=fs + 1, pad=pad)
-    if legend_items:
-        where = (dict(loc="upper left", bbox_to_anchor=(1.0, 1.0)) if beside else
-                 dict(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=1 if width_in < 6 else 2))
-        ax.legend(handles=legend_items, fontsize=fs, frameon=False, **where)
-    ax.set_axis_off()
 
 
-def _span(channels: Sequence[int]) -> str:
-    channels = list(channels)
-    if not channels:
-        return "-"
-    if channels == list(range(channels[0], channels[-1] + 1)):
-        return f"{channels[0]}-{channels[-1]}" if len(channels) > 1 else str(channels[0])
-    return f"{len(channels)} ch"
 
 
 # ------------------------------------------------------------------------------------------ public API
@@ -321,8 +209,6 @@ def draw_wiring(plan: PointwisePlan, ax: Axes | None = None, level: str = "auto"
     ax = _new_axes(ax, wiring_figsize(plan, level))
     if level == "channel":
         return _draw_channel_level(plan, ax, note)
-    from .summary import draw_group_level, draw_summary_level  # wide layers, built on this module
-
     return (draw_group_level if level == "group" else draw_summary_level)(plan, ax, note)
 
 
