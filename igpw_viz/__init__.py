@@ -17,6 +17,7 @@ _LAZY = {  # name -> module that defines it (imported on first access)
     "count_parameters": "igpw_viz.nn.counting",
     "count_macs": "igpw_viz.nn.counting",
     "convert": "igpw_viz.nn.convert",
+    "load_efficientnet_b0": "igpw_viz.nn.pretrained",
     "InterleavedGroupedLinear": "igpw_viz.nn.linear",
 }
 __all__ = ["SCHEMES", "GroupedStage", "PointwisePlan", "plan_pointwise", *_LAZY]

@@ -162,6 +162,10 @@ assert error < 1e-4
 #   the BatchNorm after each into the block, and tells you what it left alone and why.
 # * The report shows the price next to the savings: how many inputs each output still reads.
 # * A converted network trains like any other and exports to ONNX.
+# * Holding ImageNet weights of EfficientNet-B0 from torchvision or timm? `load_efficientnet_b0(path)`
+#   loads them into this project's B0 with the source's padding and BatchNorm settings (pass
+#   `num_classes=` for a new head), and `convert(b0, 16, init="dense")` turns it into kEffNet-B0 to
+#   fine-tune. The README has the recipe.
 #
 # ## Exercise
 #
