@@ -85,14 +85,19 @@ def http_server(state: ServerState) -> Iterator[str]:
         t.join(timeout=5)
 
 
-def tar_with(members: list[tuple[str, bytes, bytes]]) -> bytes:
-    """A tar.gz with (name, type, data) members; type b'f' file, b'l' symlink to data."""
+_TAR_TYPES = {b"l": tarfile.SYMTYPE, b"h": tarfile.LNKTYPE, b"c": tarfile.CHRTYPE, b"p": tarfile.FIFOTYPE,
+              b"d": tarfile.DIRTYPE}
+
+
+def tar_with(members: list[tuple[str, bytes, bytes]], compresslevel: int = 9) -> bytes:
+    """A tar.gz with (name, type, data) members; type b'f' file, b'l' symlink / b'h' hard link to data,
+    b'c' character device, b'p' fifo, b'd' folder."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=compresslevel) as tf:
         for name, kind, data in members:
             ti = tarfile.TarInfo(name)
-            if kind == b"l":
-                ti.type, ti.linkname = tarfile.SYMTYPE, data.decode()
+            if kind in _TAR_TYPES:
+                ti.type, ti.linkname = _TAR_TYPES[kind], data.decode()
                 tf.addfile(ti)
             else:
                 ti.size = len(data)

@@ -15,6 +15,7 @@ from PIL import Image
 
 from .archives import SafeZip, normalise_keys, safe_extract_tar, safe_unpickle
 from .cache import CacheWriter
+from .download import ensure_writable_dir, file_lock
 from .registry import DatasetSpec
 from .sources import CIFAR_BATCHES, Source, find_extracted
 
@@ -152,9 +153,11 @@ def _cifar_folder(spec: DatasetSpec, source: Source, data_folder: Path) -> Path:
         return source.path
     dest = data_folder / spec.name / f"extracted-{source.source_id[:16]}"
     if not dest.exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        safe_extract_tar(source.path, dest)
-        (dest / ".igpw_source_sha256").write_text(source.source_id)
+        ensure_writable_dir(dest.parent)
+        with file_lock(dest.parent / f".{dest.name}.lock"):  # one extraction at a time (torchrun ranks)
+            if not dest.exists():
+                safe_extract_tar(source.path, dest)
+                (dest / ".igpw_source_sha256").write_text(source.source_id)
     found = find_extracted(spec, dest)
     if found is None:
         raise FileNotFoundError(f"{source.path}: no {spec.top_folder}/ with CIFAR batches inside")
