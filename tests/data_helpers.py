@@ -21,6 +21,9 @@ class ServerState:
     cut_after: int | None = None  # bytes of body sent before dropping the connection
     cuts_left: int = 0
     corrupt_at: int | None = None  # flip this byte offset of the file in every response
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location of a 302
+    range_start: int | None = None  # answer every Range request with a 206 from this offset instead
+    range_faults: int = 1_000_000  # how many Range requests get the wrong range_start
     requests: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -30,6 +33,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         st: ServerState = self.server.state  # type: ignore[attr-defined]
         st.requests.append({"path": self.path, "range": self.headers.get("Range", "")})
+        if self.path in st.redirects:
+            self.send_response(302)
+            self.send_header("Location", st.redirects[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         data = st.files.get(self.path)
         if data is None:
             self.send_error(404)
@@ -43,6 +52,9 @@ class _Handler(BaseHTTPRequestHandler):
         if rng and st.honour_range:
             m = re.fullmatch(r"bytes=(\d+)-", rng.strip())
             start = int(m.group(1)) if m else 0
+            if st.range_start is not None and st.range_faults > 0:  # a server that gets ranges wrong
+                st.range_faults -= 1
+                start = st.range_start
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(data)}")

@@ -47,12 +47,13 @@ def fetch(name: str, root: str | os.PathLike[str] | None = None, *,
         if shutil.disk_usage(dest).free < src.stat().st_size:
             raise OSError(f"not enough free space in {dest} for {src}")
         return copy_into_place(src, final)
-    return download_file(spec.archive, dest, offline=offline, config=config)
+    return download_file(spec.archive, dest, offline=offline, config=config, dataset=spec.name)
 
 
 def download_cli(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (without the ``download`` word) and fetch; returns a process exit code."""
-    ap = argparse.ArgumentParser(prog="igpw_viz download", description="Fetch and verify a course dataset.")
+    ap = argparse.ArgumentParser(prog="python -m igpw_viz download", allow_abbrev=False,
+                                 description="Fetch and verify a course dataset.")
     ap.add_argument("--dataset", choices=[*dataset_names(downloadable=True), "all"], help="dataset to fetch")
     ap.add_argument("--root", help="data folder (default $IGPW_DATA_DIR, else the XDG cache folder)")
     ap.add_argument("--archive", help="an archive you already have (verified, then copied into place)")
@@ -75,7 +76,7 @@ def download_cli(argv: Sequence[str] | None = None) -> int:
             print(f"{n}: {path} (verified)")
         if args.patient_csvs:
             for f in MALARIA_PATIENT_CSVS:
-                path = download_file(f, data_dir(args.root) / "malaria")
+                path = download_file(f, data_dir(args.root) / "malaria", dataset="malaria")
                 print(f"malaria patient CSV: {path} (unverified)")
     except (DownloadError, ChecksumError, FileNotFoundError, PermissionError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -10,12 +10,14 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 from ..core.files import atomic_write_text
 from .registry import RemoteFile
@@ -40,6 +42,10 @@ _CHUNK = 1 << 20
 
 class DownloadError(RuntimeError):
     """The file could not be fetched (network failure after all retries, or an HTTP error)."""
+
+
+class RedirectRefused(DownloadError):
+    """The server redirected to a scheme other than http(s) (``file:``, ``ftp:``, ``data:``...)."""
 
 
 class OfflineError(DownloadError):
@@ -145,13 +151,18 @@ def ensure_writable_dir(folder: Path, what: str = "data folder") -> Path:
     return folder
 
 
-def manual_instructions(remote: RemoteFile, folder: Path) -> str:
-    """The text telling a user how to put the file in place by hand."""
+def manual_instructions(remote: RemoteFile, folder: Path, dataset: str | None = None) -> str:
+    """The text telling a user how to put the file in place by hand; every command it names exists
+    (``download --archive`` imports a file, ``train --data-root`` reads a folder)."""
     size = f"{remote.size:,} bytes" if remote.size is not None else "size unknown"
     sha = remote.sha256 or "none published (unverified)"
+    name = dataset or "NAME"
     return (f"  file:   {remote.filename}\n  size:   {size}\n  SHA-256: {sha}\n  URL:    {remote.url}\n"
             f"  copy it into: {folder}\n"
-            f"  (or pass archive=PATH / --archive PATH, or an extracted folder as root=...)")
+            f"  or import a copy: python -m igpw_viz download --dataset {name} --archive PATH "
+            f"(Python: load_dataset('{name}', archive=PATH))\n"
+            f"  or use an extracted copy: python -m igpw_viz train --dataset {name} --data-root DIR "
+            f"(Python: load_dataset('{name}', root=DIR))")
 
 
 @contextlib.contextmanager
@@ -174,20 +185,42 @@ def _bar(total: int | None, desc: str, enabled: bool, initial: int = 0):  # noqa
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                disable=not enabled, leave=False)
+                disable=not enabled, leave=False, file=sys.stderr)  # stdout stays clean for logs
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http(s) only; any other scheme raises ``RedirectRefused`` (not retried)."""
+
+    def http_error_302(self, req, fp, code, msg, headers):  # noqa: ANN001, ANN201 - urllib's API
+        target = headers.get("location") or headers.get("uri")
+        if target is not None:
+            new = urljoin(req.full_url, target)
+            if urlsplit(new).scheme.lower() not in ("http", "https"):
+                fp.close()
+                raise RedirectRefused(f"{req.full_url} redirects to {new!r}, which is not http(s); refused. "
+                                      f"Download the file by hand from a trusted source and import it with "
+                                      f"python -m igpw_viz download --dataset NAME --archive PATH")
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects())
 
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
 def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline: bool | None = None,
-                  config: DownloadConfig | None = None) -> Path:
+                  config: DownloadConfig | None = None, dataset: str | None = None) -> Path:
     """Fetch ``remote`` into ``folder`` and return the verified final path.
 
     An existing final file is verified and returned (never re-downloaded or deleted; a mismatch raises).
     Bytes stream into ``<name>.part``; a retry resumes with ``Range`` (and starts over if the server
-    answers 200); only after size and SHA-256 match is it renamed to ``<name>``. A mismatching download is
-    removed and ``ChecksumError`` raised.
+    answers 200, keeps only the agreed prefix if a 206 starts earlier than asked, and starts over if it
+    starts later); only after size and SHA-256 match is it renamed to ``<name>``. A mismatching download
+    is removed and ``ChecksumError`` raised. Redirects are followed to http(s) only. ``dataset`` names
+    the dataset in the by-hand instructions.
     """
     cfg = config or DownloadConfig()
     folder = Path(folder)
@@ -199,7 +232,7 @@ def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline
         offline = is_offline()
     if offline:
         raise OfflineError(f"offline (IGPW_OFFLINE=1): {remote.filename} is not in {folder}. Fetch it on a "
-                           f"connected machine and copy it here:\n{manual_instructions(remote, folder)}")
+                           f"connected machine and copy it here:\n{manual_instructions(remote, folder, dataset)}")
     if not remote.url.startswith(("http://", "https://")):
         raise ValueError(f"only http(s) URLs are downloaded, got {remote.url!r}")
     ensure_writable_dir(folder)
@@ -220,12 +253,12 @@ def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline
                     _Incomplete) as e:
                 if isinstance(e, urllib.error.HTTPError) and e.code in (401, 403, 404, 410):
                     raise DownloadError(f"{remote.url}: HTTP {e.code} {e.reason}; get the file by hand:\n"
-                                        f"{manual_instructions(remote, folder)}") from e
+                                        f"{manual_instructions(remote, folder, dataset)}") from e
                 last_error = e
         if last_error is not None:
             raise DownloadError(f"could not download {remote.url} after {cfg.retries + 1} attempts "
                                 f"({last_error}); the partial file {part} is kept for resuming. Or get it by "
-                                f"hand:\n{manual_instructions(remote, folder)}") from last_error
+                                f"hand:\n{manual_instructions(remote, folder, dataset)}") from last_error
         try:
             verify_file(part, remote, progress=cfg.progress)
         except ChecksumError as e:
@@ -233,7 +266,8 @@ def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline
             stamp = _stamp_path(part)
             with contextlib.suppress(FileNotFoundError):
                 stamp.unlink()
-            raise ChecksumError(f"downloaded {remote.filename} is corrupt and was removed: {e}") from None
+            raise ChecksumError(f"downloaded {remote.filename} is corrupt and was removed (run the same "
+                                f"command again to download it afresh): {e}") from None
         os.replace(part, final)
         with contextlib.suppress(OSError):
             os.replace(_stamp_path(part), _stamp_path(final))
@@ -256,29 +290,30 @@ def _fetch_into(remote: RemoteFile, part: Path, cfg: DownloadConfig) -> None:
     if have:
         req.add_header("Range", f"bytes={have}-")
     try:
-        resp = urllib.request.urlopen(req, timeout=cfg.timeout)  # noqa: S310 - scheme checked by caller
+        resp = _OPENER.open(req, timeout=cfg.timeout)  # scheme checked by the caller and on redirects
     except urllib.error.HTTPError as e:
         if e.code == 416 and have:  # range not satisfiable: our part is stale; start over
             part.unlink()
             raise _Incomplete("416 on resume; restarting") from e
         raise
     with resp:
-        status = resp.status
-        mode = "ab"
-        if have and status == 206:
-            m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
-            if not m or int(m.group(1)) != have:
-                mode, have = "wb", 0  # unexpected range: start over
-                resp.close()
-                raise _Incomplete("server answered a different range; restarting")
-        elif have:  # 200: the server ignored Range, so the body is the whole file
-            mode, have = "wb", 0
+        start = 0  # 200: the server ignored Range (or none was sent), so the body is the whole file
+        if resp.status == 206:
+            content_range = resp.headers.get("Content-Range", "")
+            m = _CONTENT_RANGE.match(content_range)
+            if m is None or int(m.group(1)) > have:  # no range, or a gap after our bytes: start over
+                with contextlib.suppress(FileNotFoundError):
+                    part.unlink()
+                raise _Incomplete(f"asked for bytes {have}-, the server sent {content_range!r}; restarting")
+            start = int(m.group(1))  # at or before our end: keep bytes [0, start), write the body there
         length = resp.headers.get("Content-Length")
-        expected_end = have + int(length) if length is not None else remote.size
-        bar = _bar(remote.size or expected_end, f"download {remote.filename}", cfg.progress, initial=have)
-        got = have
+        expected_end = start + int(length) if length is not None else remote.size
+        bar = _bar(remote.size or expected_end, f"download {remote.filename}", cfg.progress, initial=start)
+        got = start
         try:
-            with open(part, mode) as f:
+            with open(part, "r+b" if start else "wb") as f:
+                f.truncate(start)
+                f.seek(start)
                 while True:
                     chunk = resp.read(_CHUNK)
                     if not chunk:

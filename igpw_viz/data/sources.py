@@ -114,8 +114,8 @@ def locate_source(spec: DatasetSpec, folder: Path, archive: str | os.PathLike[st
         return Source("folder", found, folder_fingerprint(found), False)
     if not download:
         raise FileNotFoundError(f"{spec.name} not found in {folder} and download=False. Put the archive "
-                                f"there:\n{manual_instructions(spec.archive, dsdir)}")
+                                f"there:\n{manual_instructions(spec.archive, dsdir, spec.name)}")
     if offline is None:
         offline = is_offline()
-    f = download_file(spec.archive, dsdir, offline=offline, config=config)
+    f = download_file(spec.archive, dsdir, offline=offline, config=config, dataset=spec.name)
     return Source("archive", f, verify_file(f, spec.archive), True)
