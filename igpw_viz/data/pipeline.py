@@ -117,6 +117,9 @@ class DeviceBatches:
     ``(x/255 - mean) / std`` (defaults give the paper's [0, 1]). ``output_size`` resizes (e.g. CIFAR to 224).
     ``cpu_kernel``: on the CPU, augment with the fused C++ kernel (bilinear, border/zeros padding, float32,
     channels_last; the same maps as ``grid_sample`` up to float rounding); False forces ``grid_sample``.
+    ``merge_single_last`` (use it for training): a last batch of ONE image is merged into the batch before
+    it (which then holds ``batch_size + 1``), because BatchNorm in training mode fails on one value per
+    channel once the feature maps are 1x1; every image is still seen each epoch. Off for evaluation.
     """
 
     def __init__(self, images: torch.Tensor | np.ndarray | ImageView, labels: torch.Tensor | np.ndarray,
@@ -126,7 +129,7 @@ class DeviceBatches:
                  output_size: int | None = None, channels_last: bool = True,
                  dtype: torch.dtype = torch.float32,
                  rank: int = 0, world_size: int = 1, max_resident_bytes: int | None = None,
-                 cpu_kernel: bool = True):
+                 cpu_kernel: bool = True, merge_single_last: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0 <= rank < world_size:
@@ -148,7 +151,7 @@ class DeviceBatches:
         self.batch_size, self.augment, self.seed = batch_size, augment or AugmentConfig(), seed
         self.shuffle, self.drop_last, self.rank, self.world_size = shuffle, drop_last, rank, world_size
         self.channels_last, self.dtype, self.epoch = channels_last, dtype, 0
-        self.cpu_kernel = cpu_kernel
+        self.cpu_kernel, self.merge_single_last = cpu_kernel, merge_single_last
         self._pool = OutputPool()
         nbytes = int(np.prod(shape))
         if max_resident_bytes is None:
@@ -198,8 +201,18 @@ class DeviceBatches:
         return order
 
     def __len__(self) -> int:
-        per_rank = len(self.indices(0)) if self.world_size > 1 else self.n
-        return per_rank // self.batch_size if self.drop_last else -(-per_rank // self.batch_size)
+        return self._batch_count(len(self.indices(0)) if self.world_size > 1 else self.n)
+
+    def _batch_count(self, n: int) -> int:
+        if self.drop_last:
+            return n // self.batch_size
+        merge = self.merge_single_last and n > self.batch_size and n % self.batch_size == 1
+        return -(-n // self.batch_size) - merge
+
+    def _chunks(self, order: torch.Tensor) -> list[torch.Tensor]:
+        """``order`` cut into batches (the last one may be larger by one: see ``merge_single_last``)."""
+        nb, b = self._batch_count(len(order)), self.batch_size
+        return [order[i * b:(i + 1) * b if i + 1 < nb or self.drop_last else len(order)] for i in range(nb)]
 
     def _fetch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.data is not None:
@@ -269,8 +282,8 @@ class DeviceBatches:
         order = self.indices(epoch)
         gen = torch.Generator().manual_seed(_mix(self.seed, epoch, self.rank + 1)) if self.augment.enabled \
             else None
-        nb = len(order) // self.batch_size if self.drop_last else -(-len(order) // self.batch_size)
-        chunks = [order[i * self.batch_size:(i + 1) * self.batch_size] for i in range(nb)]
+        chunks = self._chunks(order)
+        nb = len(chunks)
         kernel = gen is not None and self.uses_cpu_kernel()
         if self.data is not None and kernel:  # read straight from the resident data: no batch copy
             for idx in chunks:

@@ -39,7 +39,9 @@ def train_augment(cfg: TrainConfig) -> AugmentConfig | None:
 def make_batches(images: ImageView | torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, batch_size: int,
                  device: torch.device, *, train: bool, rank: int = 0, world_size: int = 1,
                  dtype: torch.dtype = torch.float32, channels_last: bool = False) -> DeviceBatches:
+    """Training batches merge a last batch of one image into the one before (BatchNorm needs two);
+    evaluation batches keep every image in order, the last batch as it falls."""
     return DeviceBatches(images, labels, batch_size, augment=train_augment(cfg) if train else None,
                          device=device, seed=cfg.seed, shuffle=train, drop_last=False,
                          output_size=cfg.image_size, channels_last=channels_last, dtype=dtype,
-                         rank=rank, world_size=world_size)
+                         rank=rank, world_size=world_size, merge_single_last=train)

@@ -94,6 +94,9 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2 (BatchNorm in training needs two images), got "
+                             f"{self.batch_size}")
         if not isinstance(self.image_size, int) or self.image_size < 8:
             raise ValueError(f"image_size must be an integer >= 8, got {self.image_size!r}")
         min_size = min_image_size(self.skip_strides)  # ValueError for a bad skip_strides
@@ -101,9 +104,9 @@ class TrainConfig:
             raise ValueError(f"image_size {self.image_size} is too small for skip_strides={self.skip_strides} "
                              f"(needs >= {min_size})")
         self.schedule  # noqa: B018 -- CyclicSchedule validates the lr fields (one place for those rules)
-        if not 0 <= self.rmsprop_alpha < 1 or not self.rmsprop_eps > 0 or self.momentum < 0 \
-                or self.weight_decay < 0:
-            raise ValueError("rmsprop_alpha must be in [0, 1), rmsprop_eps > 0, momentum and weight_decay >= 0")
+        if not 0 <= self.rmsprop_alpha < 1 or not 0 < self.rmsprop_eps < 1 or not 0 <= self.momentum < 1 \
+                or not 0 <= self.weight_decay < 1:
+            raise ValueError("rmsprop_alpha, momentum and weight_decay must be in [0, 1), rmsprop_eps in (0, 1)")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         for name in ("dropout", "bn_momentum"):

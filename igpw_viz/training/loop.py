@@ -28,10 +28,17 @@ from ..data import DatasetSplits
 from ..nn.counting import count_macs, count_parameters
 from . import distributed as D
 from .build import build_model, load_splits, make_batches
-from .checkpoint import check_resumable, load_checkpoint, save_checkpoint, write_history, write_json
+from .checkpoint import (
+    WriteFailed,
+    load_checkpoint,
+    load_resume_checkpoint,
+    save_checkpoint,
+    write_history,
+    write_json,
+)
 from .config import TrainConfig
 from .expect import warn_if_paper_run_on_cpu
-from .runs import BEST, CONFIG, HISTORY, LAST, METRICS, STATUS, choose_run_dir
+from .runs import BEST, CONFIG, HISTORY, LAST, METRICS, STATUS, RunLock, claim_run_dir
 from .schedule import CyclicLR
 
 __all__ = ["train", "evaluate", "RunResult", "NonFiniteLoss", "TrainingInterrupted", "default_run_name"]
@@ -42,10 +49,14 @@ class NonFiniteLoss(RuntimeError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or a test's interrupt hook): ``last.pt`` holds the last completed epoch."""
+    """Ctrl-C (or a test's interrupt hook): ``last.pt`` holds the last saved epoch (``epoch``, 1-based; 0:
+    none was saved)."""
 
     def __init__(self, run_dir: Path, epoch: int):
-        super().__init__(f"interrupted; {run_dir} holds epoch {epoch}; continue with --resume")
+        msg = (f"interrupted; {run_dir / LAST} holds epoch {epoch}; continue with --resume --name {run_dir.name}"
+               if epoch else f"interrupted before the first epoch was saved; {run_dir} holds no checkpoint "
+               f"(start again with --overwrite --name {run_dir.name})")
+        super().__init__(msg)
         self.run_dir, self.epoch = run_dir, epoch
 
 
@@ -118,13 +129,21 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
 
 
 def _prepare_run_dir(cfg: TrainConfig, run_dir: Path | None, runs_root: Path, name: str | None,
-                     resume: bool, overwrite: bool, info: D.DistInfo) -> Path:
-    """Rank 0 chooses (and creates) the folder; every rank gets its path."""
-    path: Path | None = None
+                     resume: bool, overwrite: bool, info: D.DistInfo) -> tuple[Path, RunLock | None]:
+    """Rank 0 claims (creates and locks) the folder; every rank gets its path."""
+    lock: RunLock | None = None
     if info.is_main:
         root, name = (run_dir.parent, run_dir.name) if run_dir is not None else (runs_root, name)
-        path = choose_run_dir(root, name, default_run_name(cfg), resume=resume, overwrite=overwrite)
-    return Path(D.broadcast_object(str(path) if path else None, info))
+        lock = claim_run_dir(root, name, default_run_name(cfg), resume=resume, overwrite=overwrite)
+    return Path(D.broadcast_object(str(lock.path) if lock else None, info)), lock
+
+
+def _status(path: Path, **fields: Any) -> None:
+    """Write status.json on the way out of a failed run; a failing write must not hide the first error."""
+    try:
+        write_json(path / STATUS, fields)
+    except WriteFailed:
+        pass
 
 
 def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str | Path = "runs",
@@ -153,8 +172,9 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
         torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    if cfg.batch_size % info.world_size:
-        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {info.world_size} processes")
+    if cfg.batch_size % info.world_size or cfg.batch_size < 2 * info.world_size:
+        raise ValueError(f"batch_size {cfg.batch_size} must be a multiple of the {info.world_size} processes, "
+                         f"at least 2 per process (BatchNorm needs two images)")
     per_rank_batch = cfg.batch_size // info.world_size
 
     # data first (rank 0 decodes/caches, the others then read the cache)
@@ -171,130 +191,140 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
     if cfg.batch_size > len(splits.train):
         raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(splits.train)} training images of "
                          f"{cfg.dataset}")
-    path = _prepare_run_dir(cfg, Path(run_dir) if run_dir else None, Path(runs_root), name, resume,
-                            overwrite, info)
-
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg, splits.num_classes)
-    params, macs = count_parameters(model), count_macs(model, cfg.image_size)
-    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    opt = torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps,
-                              momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    schedule = cfg.schedule
-    sched = CyclicLR(opt, schedule)
-
-    start_epoch, history = 0, []
-    best = {"metric": cfg.select_metric, "value": None, "epoch": -1}
-    if resume:
-        ckpt = load_checkpoint(path / LAST)
-        check_resumable(ckpt.get("config_identity", {}), cfg.identity(), path / LAST)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        _set_rng_state(ckpt["rng"], device)
-        start_epoch, history, best = ckpt["epoch"] + 1, list(ckpt["history"]), dict(ckpt["best"])
-        _log(f"resuming {path} at epoch {start_epoch + 1}/{cfg.epochs}", info)
-    elif info.is_main:
-        write_json(path / CONFIG, {"config": cfg.as_dict(), "params": params, "macs": macs,
-                                          "num_classes": splits.num_classes, "classes": list(splits.classes),
-                                          "world_size": info.world_size, "device": str(device)})
-
-    net: nn.Module = model
-    if info.enabled:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
-    if use_compile:
-        net = torch.compile(net)
-
-    dtype = torch.float32
-    train_b = make_batches(splits.train.images, splits.train.labels, cfg, per_rank_batch, device, train=True,
-                           rank=info.rank, world_size=info.world_size, dtype=dtype, channels_last=channels_last)
-    val_imgs, val_labels = _shard(splits.val.images, splits.val.labels, info)
-    val_b = make_batches(val_imgs, val_labels, cfg, per_rank_batch, device, train=False,
-                         channels_last=channels_last)
-    _log(f"{path.name}: {cfg.dataset} {cfg.model} ({cfg.tag}) {params:,} params, {macs:,} MACs at "
-         f"{cfg.image_size}px; train {len(splits.train)} / val {len(splits.val)} / test {len(splits.test)}; "
-         f"batch {cfg.batch_size} x {info.world_size} proc on {device}"
-         f"{', bf16' if bf16 else ''}{', compile' if use_compile else ''}", info)
-
-    def checkpoint_state(epoch: int) -> dict[str, Any]:
-        return {"format": 1, "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "rng": _rng_state(device), "best": best, "history": history,
-                "config": cfg.as_dict(), "config_identity": cfg.identity()}
-
-    epoch = start_epoch - 1
+    path, lock = _prepare_run_dir(cfg, Path(run_dir) if run_dir else None, Path(runs_root), name, resume,
+                                  overwrite, info)
     try:
-        for epoch in range(start_epoch, cfg.epochs):
-            lr = schedule.lr(epoch)  # a pure function of the epoch; the scheduler's state follows it
-            for group in opt.param_groups:
-                group["lr"] = lr
-            sched.last_epoch, sched._last_lr = epoch, [lr] * len(opt.param_groups)
-            train_b.set_epoch(epoch)
-            t0 = time.perf_counter()
-            tr = _train_epoch(net, opt, train_b, cfg, device, info, bf16, epoch, lr)
-            dt = time.perf_counter() - t0
-            va = evaluate(net, val_b, device=device, info=info, bf16=bf16, limit=cfg.limit_eval_batches)
-            value = va["acc"] if cfg.select_metric == "val_acc" else va["loss"]
-            improved = best["value"] is None or (value > best["value"] if cfg.select_metric == "val_acc"
-                                                 else value < best["value"])
-            if improved:
-                best = {"metric": cfg.select_metric, "value": value, "epoch": epoch}
-            row = {"epoch": epoch + 1, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"],
-                   "val_loss": va["loss"], "val_acc": va["acc"], "epoch_time_s": dt,
-                   "images_per_s": tr["n"] / dt, "best": int(improved)}
-            history.append(row)
-            if info.is_main:
-                if improved:
-                    save_checkpoint(path / BEST, {"model": model.state_dict(), "epoch": epoch,
-                                                       "best": best, "config_identity": cfg.identity()})
-                save_checkpoint(path / LAST, checkpoint_state(epoch))
-                write_history(path / HISTORY, history)
-            _log(f"epoch {epoch + 1:>3}/{cfg.epochs}  lr {lr:.2e}  train loss {tr['loss']:.4f} acc "
-                 f"{tr['acc']:.2%}  val loss {va['loss']:.4f} acc {va['acc']:.2%}  {dt:.1f}s "
-                 f"({tr['n'] / dt:.0f} img/s){'  *best' if improved else ''}", info)
-            if on_epoch is not None:
-                on_epoch(row)
-            if interrupt_after_epoch is not None and epoch >= interrupt_after_epoch:
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        if info.is_main:
-            write_json(path / STATUS, {"status": "interrupted", "last_epoch": epoch})
-        D.barrier(info)
-        raise TrainingInterrupted(path, epoch) from None
-    except NonFiniteLoss as e:
-        if info.is_main:
-            write_json(path / STATUS, {"status": "nonfinite_loss", "message": str(e)})
-        raise NonFiniteLoss(f"{e}; stopped. {path / 'last.pt'} keeps the last good epoch ({epoch}); "
-                            f"lower --lr or check the data") from None
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg, splits.num_classes)
+        params, macs = count_parameters(model), count_macs(model, cfg.image_size)
+        model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+        opt = torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps,
+                                  momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        schedule = cfg.schedule
+        sched = CyclicLR(opt, schedule)
 
-    # test the best checkpoint once
-    D.barrier(info)
-    if (path / BEST).is_file():
-        model.load_state_dict(load_checkpoint(path / BEST, device)["model"])
-    test_imgs, test_labels = _shard(splits.test.images, splits.test.labels, info)
-    test_b = make_batches(test_imgs, test_labels, cfg, per_rank_batch, device, train=False,
-                          channels_last=channels_last)
-    te = evaluate(net, test_b, device=device, info=info, bf16=bf16, limit=cfg.limit_eval_batches)
-    te_tta = evaluate(net, test_b, device=device, info=info, bf16=bf16, tta_flip=True,
-                      limit=cfg.limit_eval_batches) if cfg.tta_flip else None
-    times = [r["epoch_time_s"] for r in history]
-    metrics = {"dataset": cfg.dataset, "model": cfg.model, "tag": cfg.tag, "params": params, "macs": macs,
-               "image_size": cfg.image_size, "epochs": len(history), "best_epoch": best["epoch"] + 1,
-               "select_metric": cfg.select_metric, "best_value": best["value"],
-               "best_val_acc": history[best["epoch"]]["val_acc"] if best["epoch"] >= 0 else None,
-               "best_val_loss": history[best["epoch"]]["val_loss"] if best["epoch"] >= 0 else None,
-               "test_acc": te["acc"], "test_loss": te["loss"], "test_n": te["n"],
-               "test_acc_tta": te_tta["acc"] if te_tta else None,
-               "time_per_epoch_s": sum(times) / len(times) if times else None,
-               "images_per_s": (sum(r["images_per_s"] * r["epoch_time_s"] for r in history) / sum(times))
-               if times else None,
-               "world_size": info.world_size, "device": str(device)}
-    if info.is_main:
-        write_json(path / METRICS, metrics)
-        write_json(path / STATUS, {"status": "done", "last_epoch": epoch})
-        tta = f", with flip TTA {te_tta['acc']:.2%}" if te_tta else ""
-        _log(f"{path.name}: test accuracy {te['acc']:.2%}{tta} (best epoch {best['epoch'] + 1}, "
-             f"{cfg.select_metric} {best['value']:.4f}); run folder {path}", info)
-    return RunResult(path, cfg, metrics, history)
+        start_epoch, history = 0, []
+        best = {"metric": cfg.select_metric, "value": None, "epoch": -1}
+        if resume:
+            ckpt = load_resume_checkpoint(path / LAST, cfg.identity())
+            try:
+                model.load_state_dict(ckpt["model"])
+                opt.load_state_dict(ckpt["optimizer"])
+                sched.load_state_dict(ckpt["scheduler"])
+                _set_rng_state(ckpt["rng"], device)
+                start_epoch, history, best = int(ckpt["epoch"]) + 1, list(ckpt["history"]), dict(ckpt["best"])
+            except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                raise ValueError(f"cannot resume from {path / LAST}: it does not fit this model ({first}); "
+                                 f"start a new run (--overwrite)") from None
+            _log(f"resuming {path} at epoch {start_epoch + 1}/{cfg.epochs}", info)
+        elif info.is_main:
+            write_json(path / CONFIG, {"config": cfg.as_dict(), "params": params, "macs": macs,
+                                              "num_classes": splits.num_classes, "classes": list(splits.classes),
+                                              "world_size": info.world_size, "device": str(device)})
+
+        net: nn.Module = model
+        if info.enabled:
+            net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+        if use_compile:
+            net = torch.compile(net)
+
+        dtype = torch.float32
+        train_b = make_batches(splits.train.images, splits.train.labels, cfg, per_rank_batch, device, train=True,
+                               rank=info.rank, world_size=info.world_size, dtype=dtype, channels_last=channels_last)
+        val_imgs, val_labels = _shard(splits.val.images, splits.val.labels, info)
+        val_b = make_batches(val_imgs, val_labels, cfg, per_rank_batch, device, train=False,
+                             channels_last=channels_last)
+        _log(f"{path.name}: {cfg.dataset} {cfg.model} ({cfg.tag}) {params:,} params, {macs:,} MACs at "
+             f"{cfg.image_size}px; train {len(splits.train)} / val {len(splits.val)} / test {len(splits.test)}; "
+             f"batch {cfg.batch_size} x {info.world_size} proc on {device}"
+             f"{', bf16' if bf16 else ''}{', compile' if use_compile else ''}", info)
+
+        def checkpoint_state(epoch: int) -> dict[str, Any]:
+            return {"format": 1, "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "rng": _rng_state(device), "best": best, "history": history,
+                    "config": cfg.as_dict(), "config_identity": cfg.identity()}
+
+        epoch = saved = start_epoch - 1  # saved: the epoch last.pt holds (0-based; -1: none)
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                lr = schedule.lr(epoch)  # a pure function of the epoch; the scheduler's state follows it
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                sched.last_epoch, sched._last_lr = epoch, [lr] * len(opt.param_groups)
+                train_b.set_epoch(epoch)
+                t0 = time.perf_counter()
+                tr = _train_epoch(net, opt, train_b, cfg, device, info, bf16, epoch, lr)
+                dt = time.perf_counter() - t0
+                va = evaluate(net, val_b, device=device, info=info, bf16=bf16, limit=cfg.limit_eval_batches)
+                value = va["acc"] if cfg.select_metric == "val_acc" else va["loss"]
+                improved = best["value"] is None or (value > best["value"] if cfg.select_metric == "val_acc"
+                                                     else value < best["value"])
+                if improved:
+                    best = {"metric": cfg.select_metric, "value": value, "epoch": epoch}
+                row = {"epoch": epoch + 1, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"],
+                       "val_loss": va["loss"], "val_acc": va["acc"], "epoch_time_s": dt,
+                       "images_per_s": tr["n"] / dt, "best": int(improved)}
+                history.append(row)
+                if info.is_main:
+                    if improved:
+                        save_checkpoint(path / BEST, {"model": model.state_dict(), "epoch": epoch,
+                                                           "best": best, "config_identity": cfg.identity()})
+                    save_checkpoint(path / LAST, checkpoint_state(epoch))
+                    write_history(path / HISTORY, history)
+                saved = epoch
+                _log(f"epoch {epoch + 1:>3}/{cfg.epochs}  lr {lr:.2e}  train loss {tr['loss']:.4f} acc "
+                     f"{tr['acc']:.2%}  val loss {va['loss']:.4f} acc {va['acc']:.2%}  {dt:.1f}s "
+                     f"({tr['n'] / dt:.0f} img/s){'  *best' if improved else ''}", info)
+                if on_epoch is not None:
+                    on_epoch(row)
+                if interrupt_after_epoch is not None and epoch >= interrupt_after_epoch:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            if info.is_main:
+                _status(path, status="interrupted", last_epoch=saved)
+            D.barrier(info)
+            raise TrainingInterrupted(path, saved + 1) from None
+        except NonFiniteLoss as e:
+            if info.is_main:
+                _status(path, status="nonfinite_loss", message=str(e), last_epoch=saved)
+            kept = (f"{path / LAST} keeps epoch {saved + 1}, the last good one" if saved >= 0 and
+                    (path / LAST).is_file() else f"no checkpoint was saved in {path} (no epoch finished)")
+            raise NonFiniteLoss(f"{e}; stopped. {kept}; start a new run with a lower --lr (or check the data)"
+                                ) from None
+
+        # test the best checkpoint once
+        D.barrier(info)
+        if (path / BEST).is_file():
+            model.load_state_dict(load_checkpoint(path / BEST, device)["model"])
+        test_imgs, test_labels = _shard(splits.test.images, splits.test.labels, info)
+        test_b = make_batches(test_imgs, test_labels, cfg, per_rank_batch, device, train=False,
+                              channels_last=channels_last)
+        te = evaluate(net, test_b, device=device, info=info, bf16=bf16, limit=cfg.limit_eval_batches)
+        te_tta = evaluate(net, test_b, device=device, info=info, bf16=bf16, tta_flip=True,
+                          limit=cfg.limit_eval_batches) if cfg.tta_flip else None
+        times = [r["epoch_time_s"] for r in history]
+        metrics = {"dataset": cfg.dataset, "model": cfg.model, "tag": cfg.tag, "params": params, "macs": macs,
+                   "image_size": cfg.image_size, "epochs": len(history), "best_epoch": best["epoch"] + 1,
+                   "select_metric": cfg.select_metric, "best_value": best["value"],
+                   "best_val_acc": history[best["epoch"]]["val_acc"] if best["epoch"] >= 0 else None,
+                   "best_val_loss": history[best["epoch"]]["val_loss"] if best["epoch"] >= 0 else None,
+                   "test_acc": te["acc"], "test_loss": te["loss"], "test_n": te["n"],
+                   "test_acc_tta": te_tta["acc"] if te_tta else None,
+                   "time_per_epoch_s": sum(times) / len(times) if times else None,
+                   "images_per_s": (sum(r["images_per_s"] * r["epoch_time_s"] for r in history) / sum(times))
+                   if times else None,
+                   "world_size": info.world_size, "device": str(device)}
+        if info.is_main:
+            write_json(path / METRICS, metrics)
+            write_json(path / STATUS, {"status": "done", "last_epoch": epoch})
+            tta = f", with flip TTA {te_tta['acc']:.2%}" if te_tta else ""
+            _log(f"{path.name}: test accuracy {te['acc']:.2%}{tta} (best epoch {best['epoch'] + 1}, "
+                 f"{cfg.select_metric} {best['value']:.4f}); run folder {path}", info)
+        return RunResult(path, cfg, metrics, history)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _train_epoch(net: nn.Module, opt: torch.optim.Optimizer, batches: Any, cfg: TrainConfig,
@@ -303,7 +333,7 @@ def _train_epoch(net: nn.Module, opt: torch.optim.Optimizer, batches: Any, cfg: 
     total = len(batches) if cfg.limit_train_batches is None else min(len(batches), cfg.limit_train_batches)
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count (on device)
     bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True,
-               disable=not (cfg.progress and info.is_main), file=sys.stdout)
+               disable=not (cfg.progress and info.is_main), file=sys.stderr)  # stdout: results only
     try:
         for step, (x, y) in enumerate(batches):
             if step >= total:

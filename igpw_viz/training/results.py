@@ -43,10 +43,25 @@ def load_run(path: str | Path) -> Run:
     p = Path(path)
     if not is_run_folder(p):
         raise FileNotFoundError(f"{p} is not a run folder (no {CONFIG})")
-    meta = json.loads((p / CONFIG).read_text())
+    meta = _read_json(p / CONFIG)
     hist = read_history(p / HISTORY) if (p / HISTORY).is_file() else []
-    metrics = json.loads((p / METRICS).read_text()) if (p / METRICS).is_file() else {}
+    metrics = _read_json(p / METRICS) if (p / METRICS).is_file() else {}
+    if not isinstance(meta.get("config", {}), dict):
+        raise ValueError(f"{p / CONFIG} has no 'config' object; the run folder is damaged: restore the file "
+                         f"or leave the folder out")
     return Run(p, meta.get("config", {}), hist, metrics, meta.get("params"), meta.get("macs"))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a run file; ValueError naming the file when it is truncated or not an object."""
+    fix = "the run folder is damaged: restore the file or leave the folder out"
+    try:
+        obj = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path} is not valid JSON ({e}); {fix}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path} holds a JSON {type(obj).__name__}, not an object; {fix}")
+    return obj
 
 
 def load_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:

@@ -9,6 +9,7 @@ rising to 4e-3 in the paper), else ``lr = peak * decay ** (l - rise_epochs)`` wi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -29,9 +30,9 @@ class CyclicSchedule:
     floor: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.base > 0:
-            raise ValueError(f"lr must be > 0, got {self.base}")
-        if self.rise < 0:
+        if not (self.base > 0 and math.isfinite(self.base)):
+            raise ValueError(f"lr must be a finite number > 0, got {self.base}")
+        if not (self.rise >= 0 and math.isfinite(self.rise)):
             raise ValueError(f"lr rise must be >= 0, got {self.rise}")
         if self.period < 1:
             raise ValueError(f"lr period must be >= 1, got {self.period}")
@@ -39,8 +40,8 @@ class CyclicSchedule:
             raise ValueError(f"rise_epochs must be >= 0, got {self.rise_epochs}")
         if not 0 < self.decay <= 1:
             raise ValueError(f"lr decay must be in (0, 1], got {self.decay}")
-        if self.floor is not None and not self.floor >= 0:
-            raise ValueError(f"lr floor must be >= 0, got {self.floor}")
+        if self.floor is not None and not (self.floor >= 0 and math.isfinite(self.floor)):
+            raise ValueError(f"lr floor must be a finite number >= 0, got {self.floor}")
 
     @property
     def peak(self) -> float:
