@@ -7,16 +7,23 @@ the rest of the forward/backward (SE pool and multiply, residual adds, classifie
 
     python benchmarks/model_bench.py      # CPU: 32x32 batch 64 (skip 3 and standard strides), 224x224 batch 8
     python benchmarks/model_bench.py --device cuda --bf16 --channels-last --compile --configs 224:256
+    python benchmarks/model_bench.py --configs 16:64:1,32:64 --load 1   # quiet, then beside a busy process
+
+``--load N`` times every configuration twice in one run: on the quiet machine, then while N other
+processes each keep one core busy (a pure-Python loop), so the two ratios to B0 sit side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import platform
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -149,47 +156,70 @@ def time_shares(runner: Runner) -> dict[str, float]:
     return {k: v / total_us for k, v in spent.items()}, prof
 
 
+@contextlib.contextmanager
+def busy_processes(n: int) -> Iterator[None]:
+    """``n`` other CPU-bound processes (one busy core each) for the duration of the block."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(1.0 if n else 0.0)  # let the scheduler see them
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def run(args: argparse.Namespace) -> str:
     lines = []
+    loads = [0, args.load] if args.load else [0]
     for config in args.configs.split(","):
-        size, batch, *rest = (int(v) for v in config.split(":"))
-        skip = rest[0] if rest else 0
-        runners = [Runner(name, size, batch, args, skip) for name in MODELS]
-        for r in runners:  # warm-up (and compilation) outside the timed region
-            for _ in range(args.warmup):
-                r.step()
-        times: dict[str, list[float]] = {r.name: [] for r in runners}
-        cpu_times: dict[str, list[float]] = {r.name: [] for r in runners}
-        for _ in range(args.rounds):
-            for r in runners:
-                wall, cpu = r.timed_step()
-                times[r.name].append(wall)
-                cpu_times[r.name].append(cpu)
-        base = statistics.median(times[runners[0].name])
-        cpu_base = statistics.median(cpu_times[runners[0].name])
-        lines += [f"\n### {size}x{size}, batch {batch}"
-                  + (f", skip_strides={skip} (baseline: the same skeleton, dense 1x1)" if skip else "") + "\n",
-                  "| model | params | MACs/image | step (ms, median [min-max]) | images/s | time vs B0 "
-                  "| CPU-time vs B0 | peak mem (MiB) | pointwise | depthwise | stem | rest fwd+bwd | optimizer |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        tops = []
-        for r in runners:
-            t = times[r.name]
-            med = statistics.median(t)
-            shares, prof = time_shares(r) if not args.no_profile else (dict.fromkeys(CATEGORIES, 0.0), None)
-            lines.append(
-                f"| {r.name} | {r.params:,} | {r.macs / 1e6:,.1f} M | {1e3 * med:,.0f} [{1e3 * min(t):,.0f}-"
-                f"{1e3 * max(t):,.0f}] | {batch / med:,.1f} | {med / base:.2f}x | "
-                f"{statistics.median(cpu_times[r.name]) / cpu_base:.2f}x | "
-                f"{r.peak_memory_mb():,.0f} | "
-                + " | ".join(f"{100 * shares[c]:.0f}%" for c in CATEGORIES) + " |")
-            if prof is not None and args.top:
-                tops.append(f"\n{r.name} at {size}x{size}, top ops by self CPU time (profiled step):\n```\n"
-                            + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top,
-                                                        max_name_column_width=40) + "```")
-        lines += tops
-        print("\n".join(lines[-(len(runners) + 3 + len(tops)):]), flush=True)
+        for load in loads:
+            with busy_processes(load):
+                lines += run_config(args, config, load)
     return "\n".join(lines)
+
+
+def run_config(args: argparse.Namespace, config: str, load: int) -> list[str]:
+    lines = []
+    size, batch, *rest = (int(v) for v in config.split(":"))
+    skip = rest[0] if rest else 0
+    runners = [Runner(name, size, batch, args, skip) for name in MODELS]
+    for r in runners:  # warm-up (and compilation) outside the timed region
+        for _ in range(args.warmup):
+            r.step()
+    times: dict[str, list[float]] = {r.name: [] for r in runners}
+    cpu_times: dict[str, list[float]] = {r.name: [] for r in runners}
+    for _ in range(args.rounds):
+        for r in runners:
+            wall, cpu = r.timed_step()
+            times[r.name].append(wall)
+            cpu_times[r.name].append(cpu)
+    base = statistics.median(times[runners[0].name])
+    cpu_base = statistics.median(cpu_times[runners[0].name])
+    lines += [f"\n### {size}x{size}, batch {batch}"
+              + (f", skip_strides={skip} (baseline: the same skeleton, dense 1x1)" if skip else "")
+              + (f", beside {load} busy process{'es' if load > 1 else ''}" if load else "") + "\n",
+              "| model | params | MACs/image | step (ms, median [min-max]) | images/s | time vs B0 "
+              "| CPU-time vs B0 | peak mem (MiB) | pointwise | depthwise | stem | rest fwd+bwd | optimizer |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    tops = []
+    for r in runners:
+        t = times[r.name]
+        med = statistics.median(t)
+        shares, prof = time_shares(r) if not args.no_profile else (dict.fromkeys(CATEGORIES, 0.0), None)
+        lines.append(
+            f"| {r.name} | {r.params:,} | {r.macs / 1e6:,.1f} M | {1e3 * med:,.0f} [{1e3 * min(t):,.0f}-"
+            f"{1e3 * max(t):,.0f}] | {batch / med:,.1f} | {med / base:.2f}x | "
+            f"{statistics.median(cpu_times[r.name]) / cpu_base:.2f}x | "
+            f"{r.peak_memory_mb():,.0f} | "
+            + " | ".join(f"{100 * shares[c]:.0f}%" for c in CATEGORIES) + " |")
+        if prof is not None and args.top:
+            tops.append(f"\n{r.name} at {size}x{size}, top ops by self CPU time (profiled step):\n```\n"
+                        + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top,
+                                                    max_name_column_width=40) + "```")
+    lines += tops
+    print("\n".join(lines), flush=True)
+    return lines
 
 
 def main() -> None:
@@ -199,6 +229,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--load", type=int, default=0, help="also time beside N busy processes (see above)")
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true")

@@ -11,6 +11,7 @@ import struct
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,10 +177,16 @@ def kather_archive_bytes(per_class: int = 10, seed: int = 0, nested: bool = Fals
     return write_zip(members)
 
 
-def malaria_archive_bytes(per_class: int = 20, seed: int = 0, nested: bool = False) -> bytes:
+ImageMaker = Callable[[np.random.Generator, int, int, int, int], np.ndarray]  # rng, label, classes, h, w
+
+
+def malaria_archive_bytes(per_class: int = 20, seed: int = 0, nested: bool = False, *,
+                          sizes: Callable[[np.random.Generator], tuple[int, int]] | None = None,
+                          image: ImageMaker | None = None) -> bytes:
     """``cell_images.zip``: ``Parasitized``/``Uninfected`` PNGs of mixed sizes (40-120 px) with NIH-style
     names from several slides/patients, and a ``Thumbs.db`` in each folder. ``nested`` duplicates the
-    tree one level down, like a known mirror."""
+    tree one level down, like a known mirror. ``sizes`` and ``image`` replace the size draw and the
+    picture (the full-size rehearsal draws the real spread of sizes and cell-like images)."""
     spec = get_spec("malaria")
     rng = np.random.default_rng(seed)
     slides = ["C33P1ThinF", "C39P4thinF", "C100P61ThinF", "C101P62ThinF", "C189P150ThinF", "C1_thinF",
@@ -192,8 +199,8 @@ def malaria_archive_bytes(per_class: int = 20, seed: int = 0, nested: bool = Fal
         for i in range(per_class):
             slide = slides[(i + 3 * label) % len(slides)]
             stem = f"{slide}_IMG_2015{(i * 37) % 10000:04d}_{100000 + i * 13:06d}_cell_{i:03d}.png"
-            h, w = (int(x) for x in rng.integers(40, 121, size=2))
-            files.append((f"{cls}/{stem}", _encode(_class_image(rng, label, 2, h, w), "PNG")))
+            h, w = sizes(rng) if sizes is not None else (int(x) for x in rng.integers(40, 121, size=2))
+            files.append((f"{cls}/{stem}", _encode((image or _class_image)(rng, label, 2, h, w), "PNG")))
     for t in tops:
         members.append((t + "/", None))
         for cls in spec.class_folders:
