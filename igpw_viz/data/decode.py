@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -83,7 +84,7 @@ def _folder_names(root: Path) -> list[str]:
 def _bar(total: int, desc: str, enabled: bool):  # noqa: ANN202
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="img", disable=not enabled, leave=False)
+    return tqdm(total=total, desc=desc, unit="img", disable=not enabled, leave=False, file=sys.stderr)
 
 
 def decode_image_folders(spec: DatasetSpec, source: Source, size: int, writer: CacheWriter | None,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cache import LOADER_VERSION, CacheWriter, cache_key, read_cache
+from .cache import LOADER_VERSION, CacheCorrupt, CacheWriter, cache_key, discard_cache, read_cache
 from .decode import decode_cifar, decode_image_folders
 from .download import DownloadConfig, data_dir, ensure_writable_dir, file_lock
 from .registry import MALARIA_PATIENT_CSVS, DatasetSpec, get_spec
@@ -120,18 +120,22 @@ def load_dataset(name: str | DatasetSpec, root: str | os.PathLike[str] | None = 
     else:
         cache_root = Path(cache) if not isinstance(cache, bool) else dsdir / "cache"
         cache_path = cache_root / f"{spec.name}-{key}"
-        hit = read_cache(cache_path)
+        hit = _read_or_repair(cache_path, source.path, repair=False)
         if hit is None:
             ensure_writable_dir(cache_root, "cache folder")
             with file_lock(cache_root / f".{cache_path.name}.lock"):
-                hit = read_cache(cache_path)  # another rank may have written it while we waited
+                hit = _read_or_repair(cache_path, source.path, repair=True)  # another rank may have built it
                 if hit is None:
                     meta = {"dataset": spec.name, "source": str(source.path), "source_id": source.source_id,
-                            "image_size": size, "loader_version": LOADER_VERSION}
+                            "image_size": size, "loader_version": LOADER_VERSION,
+                            "n_classes": len(spec.classes)}
                     with CacheWriter(cache_path, meta) as w:
                         _decode(spec, source, size, w, folder, progress, workers)
                         w.commit()
-                    hit = read_cache(cache_path)
+                    try:
+                        hit = read_cache(cache_path)
+                    except CacheCorrupt as e:
+                        raise OSError(f"{e}; it was just written: check the disk, or pass cache=False") from e
                     if hit is None:
                         raise OSError(f"cache {cache_path} was written but cannot be read back")
         parts = {k: (p.images, p.labels, list(p.files)) for k, p in hit[0].items()}
@@ -163,6 +167,18 @@ def load_dataset(name: str | DatasetSpec, root: str | os.PathLike[str] | None = 
             "verified": source.verified, "cache": str(cache_path) if cache_path else None,
             "image_size": size, "split": split, "seed": seed}
     return DatasetSplits(spec.name, spec.classes, train, val, test, info)
+
+
+def _read_or_repair(path: Path, source: Path, *, repair: bool) -> Any:
+    """``read_cache``; an unusable cache is ``None`` (rebuild) and, with ``repair``, is discarded
+    (``repair``: we hold the lock) with a warning naming it and the source it is rebuilt from."""
+    try:
+        return read_cache(path)
+    except CacheCorrupt as e:
+        if repair:
+            warnings.warn(f"{e}; rebuilding it from {source}", UserWarning, stacklevel=3)
+            discard_cache(path)
+        return None
 
 
 def _decode(spec: DatasetSpec, source: Any, size: int | None, writer: CacheWriter | None, folder: Path,
