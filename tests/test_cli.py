@@ -30,12 +30,12 @@ def test_main_job_smoke(tmp_path, capsys):
 @pytest.mark.parametrize("args,needle", [
     (["train", "--dataset", "mnist"], "unknown dataset"),
     (["train", "--models", "v3-16"], "unknown model"),
-    (["train", "--batch-size", "0"], "batch_size"),
-    (["train", "--models", "v2-8", "--batch-size", "100000", "--smoke"], "exceeds"),
+    (["train", "--batch-size", "0"], "--batch-size"),
+    (["train", "--models", "v2-8", "--batch-size", "5000", "--smoke"], "exceeds"),
     (["train", "--resume", "--name", "nope"], "nothing to resume"),
-    (["train", "--image-size", "4"], "image_size"),
+    (["train", "--image-size", "4"], "--image-size"),
     (["summary", "--model", "resnet"], "unknown model"),
-    (["plan", "--ic", "0", "--fc", "4"], "in_channels"),
+    (["plan", "--ic", "0", "--fc", "4"], "--ic"),
 ])
 def test_bad_input_exits_2_without_traceback(tmp_path, capsys, args, needle):
     rc = main([*args, "--runs-root", str(tmp_path)] if args[0] == "train" else args)
