@@ -213,10 +213,25 @@ def test_digits_are_registered_like_the_other_datasets(tmp_path):
 
     assert "digits" in dataset_names() and "digits" not in dataset_names(downloadable=True)
     assert get_spec("digits").layout == "embedded"
-    ds, direct = load_dataset("digits", root=tmp_path / "nowhere", seed=3), load_digits_splits(3)
+    ds, direct = load_dataset("digits", seed=3, offline=True, progress=False), load_digits_splits(3)
     assert ds.classes == tuple(str(i) for i in range(10))
     for name in ("train", "val", "test"):
         a, b = getattr(ds, name), getattr(direct, name)
         assert torch.equal(a.labels, b.labels) and len(a.labels) > 300
     assert sum(len(getattr(ds, n).labels) for n in ("train", "val", "test")) == 1797
-    assert not (tmp_path / "nowhere").exists()
+    assert len(load_dataset("digits", split="stratified").train) == len(ds.train)
+
+
+@pytest.mark.parametrize(("option", "value"), [("root", "somewhere"), ("archive", "x.zip"),
+                                               ("val_flips", True), ("cache", False), ("workers", 2),
+                                               ("split", "patient")])
+def test_digits_reject_options_that_do_not_apply(tmp_path: Path, option: str, value: object) -> None:
+    with pytest.raises(ValueError, match=rf"^{option}= does not apply to 'digits' \(.*\); leave it out$"):
+        load_dataset("digits", **{option: value})
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("option", "value"), [("image_size", 32), ("split", "paper")])
+def test_digits_warn_on_options_the_training_code_still_passes(option: str, value: object) -> None:
+    with pytest.warns(FutureWarning, match=rf"^{option}= does not apply to 'digits'"):
+        load_dataset("digits", **{option: value})

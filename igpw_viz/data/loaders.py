@@ -79,19 +79,21 @@ def _make_split(base: np.ndarray, labels: np.ndarray, files: list[str], idx: np.
 
 def load_dataset(name: str | DatasetSpec, root: str | os.PathLike[str] | None = None, *,
                  download: bool = True, archive: str | os.PathLike[str] | None = None,
-                 image_size: int | None = None, split: str = "paper", seed: int = 0,
+                 image_size: int | None = None, split: str | None = None, seed: int = 0,
                  val_flips: bool | None = None,
                  cache: bool | str | os.PathLike[str] = True, offline: bool | None = None,
                  progress: bool = True, workers: int | None = None,
                  download_config: DownloadConfig | None = None) -> DatasetSplits:
     """Load ``cifar10``, ``colorectal_histology`` or ``malaria`` (or a ``DatasetSpec``) as uint8 images;
-    ``digits`` (embedded) returns its seeded stratified 60/20/20 split and ignores the other options.
+    ``digits`` (embedded) returns its seeded stratified 60/20/20 split: it takes ``seed`` (and the
+    harmless ``download``, ``offline``, ``progress``); any other option given is a ``ValueError``.
 
     ``root``: the data folder (else ``$IGPW_DATA_DIR``, else the XDG cache); it may also hold the extracted
     dataset. ``archive``: a file (or extracted folder) the user already has; a file that is not the
     registered one is read by structure (restricted unpickler, checked zip names) with a warning.
     ``image_size``: side of the square images (default 224 for colorectal and malaria; CIFAR keeps its
-    native 32 unless given). ``split``: ``"paper"`` (the authors' rules; ``seed`` unused), ``"stratified"``
+    native 32 unless given). ``split``: ``"paper"`` (the default: the authors' rules; ``seed`` unused),
+    ``"stratified"``
     (seeded, 80/10/10 per class; CIFAR keeps its official test set) or ``"patient"`` (malaria only: patients
     disjoint, from NIH's CSVs in ``<root>/malaria/`` when present, else parsed from file names).
     ``val_flips``: enlarge validation x4 with flips; default on for ``split="paper"`` on colorectal and
@@ -102,7 +104,13 @@ def load_dataset(name: str | DatasetSpec, root: str | os.PathLike[str] | None = 
     if spec.layout == "embedded":  # the digits: in memory, nothing to download, decode or cache
         from .digits import load_digits_splits
 
+        _reject_for_embedded(spec.name, root=root is not None, archive=archive is not None,
+                             image_size=image_size is not None, split=split not in (None, "stratified"),
+                             val_flips=val_flips is not None, cache=cache is not True,
+                             workers=workers is not None, download_config=download_config is not None,
+                             warn_only={"image_size": True, "split": split == "paper"})
         return load_digits_splits(seed)
+    split = "paper" if split is None else split
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if image_size is not None and (not isinstance(image_size, int) or image_size < 8):
@@ -179,6 +187,21 @@ def _read_or_repair(path: Path, source: Path, *, repair: bool) -> Any:
             warnings.warn(f"{e}; rebuilding it from {source}", UserWarning, stacklevel=3)
             discard_cache(path)
         return None
+
+
+def _reject_for_embedded(name: str, warn_only: dict[str, bool], **given: bool) -> None:
+    """One line naming the first option given that does not apply to the embedded dataset ``name``.
+    ``warn_only``: what the training code still passes for digits (``image_size``, ``split="paper"``,
+    igpw_viz/training/build.py) is a FutureWarning until it stops, then an error like the rest."""
+    for option, is_given in given.items():
+        if not is_given:
+            continue
+        msg = (f"{option}= does not apply to {name!r} (embedded 8x8 images with one seeded stratified "
+               f"split; only seed= applies); leave it out")
+        if warn_only.get(option, False):
+            warnings.warn(msg + " (this will become an error)", FutureWarning, stacklevel=3)
+        else:
+            raise ValueError(msg)
 
 
 def _decode(spec: DatasetSpec, source: Any, size: int | None, writer: CacheWriter | None, folder: Path,
