@@ -2,8 +2,9 @@
 
 ``python -m igpw_viz train`` with no options trains EfficientNet-B0 and kEffNet-B0 V2-16 on scikit-learn's
 handwritten digits (offline, a few minutes on 2 CPU cores), prints the comparison and saves the plot.
-User errors print one line to stderr and exit with status 2; a NaN/inf loss exits with 1; Ctrl-C saves and
-exits with 130. The same command runs under ``torchrun --nproc_per_node=N``.
+User errors print one line ``error: ...`` to stderr and exit with status 2; a NaN/inf loss or a failed write
+(full disk) exits with 1; Ctrl-C saves and exits with 130 (see docs/training.md).
+The same command runs under ``torchrun --nproc_per_node=N``.
 """
 
 from __future__ import annotations
