@@ -106,3 +106,15 @@ def test_bad_arguments() -> None:
         DeviceBatches(x, y[:3], 4)
     with pytest.raises(ValueError, match="zoom"):
         AugmentConfig(zoom=1.5)
+
+
+def test_a_last_batch_of_one_is_merged_only_when_asked() -> None:
+    """Training (merge_single_last): 17 images at batch 8 -> 8 + 9, every image once; evaluation keeps 8, 8, 1."""
+    x, y = _data(17, 8)
+    for merge, sizes in ((True, [8, 9]), (False, [8, 8, 1])):
+        db = DeviceBatches(x, y, 8, merge_single_last=merge)
+        batches = list(db)
+        assert [len(b[1]) for b in batches] == sizes and len(db) == len(sizes)
+        assert sorted(torch.cat([b[1] for b in batches]).tolist()) == sorted(y.tolist())
+    assert [len(b[1]) for b in DeviceBatches(x, y, 4, merge_single_last=True)] == [4, 4, 4, 5]
+    assert [len(b[1]) for b in DeviceBatches(x[:16], y[:16], 8, merge_single_last=True)] == [8, 8]
