@@ -45,7 +45,7 @@ def fetch(name: str, root: str | os.PathLike[str] | None = None, *,
             return final
         ensure_writable_dir(dest)
         if shutil.disk_usage(dest).free < src.stat().st_size:
-            raise OSError(f"not enough free space in {dest} for {src}")
+            raise OSError(f"not enough free space in {dest} for {src}; free some space or choose another --root")
         return copy_into_place(src, final)
     return download_file(spec.archive, dest, offline=offline, config=config, dataset=spec.name)
 

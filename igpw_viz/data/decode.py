@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -19,6 +20,8 @@ from .cache import CacheWriter
 from .download import ensure_writable_dir, file_lock
 from .registry import DatasetSpec
 from .sources import CIFAR_BATCHES, Source, find_extracted
+
+CIF_HINT = "use the registered cifar-10-python.tar.gz (python -m igpw_viz download --dataset cifar10)"
 
 __all__ = ["decode_image", "list_image_files", "decode_image_folders", "decode_cifar", "pad_resize"]
 
@@ -45,7 +48,8 @@ def decode_image(data: bytes, name: str, size: int | None) -> np.ndarray:
             im.load()
             return pad_resize(im, size)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ValueError(f"image {name} cannot be decoded ({type(e).__name__}: {e})") from e
+        raise ValueError(f"image {name} cannot be decoded ({type(e).__name__}: {e}); the file is damaged: "
+                         f"replace it, or delete the archive and download it again") from e
 
 
 def list_image_files(spec: DatasetSpec, names: list[str], source: Path) -> list[list[str]]:
@@ -140,29 +144,48 @@ def _iter_cifar_dir(folder: Path) -> Iterator[tuple[str, dict]]:
     for name in CIFAR_BATCHES:
         p = folder / name
         if not p.is_file():
-            raise FileNotFoundError(f"{folder}: CIFAR batch file {name} is missing")
+            raise FileNotFoundError(f"{folder}: CIFAR batch file {name} is missing; delete {folder} to extract "
+                                    f"it again, or {CIF_HINT}")
         d = safe_unpickle(p.read_bytes(), source=str(p))
         if not isinstance(d, dict):
-            raise ValueError(f"{p}: expected a dict, got {type(d).__name__}")
+            raise ValueError(f"{p}: expected a dict, got {type(d).__name__}; {CIF_HINT}")
         yield name, normalise_keys(d)
 
 
 def _cifar_folder(spec: DatasetSpec, source: Source, data_folder: Path) -> Path:
     """The folder holding the batches: the source folder, or the archive extracted (once, with
-    ``filter='data'``) into ``data_folder/<name>/extracted-<sha>``."""
+    ``filter='data'``) into ``data_folder/<name>/extracted-<sha>``. That extraction is derived data:
+    when it is incomplete (a batch deleted, or a run killed before the stamp) it is extracted again."""
     if source.kind == "folder":
         return source.path
     dest = data_folder / spec.name / f"extracted-{source.source_id[:16]}"
-    if not dest.exists():
+    if dest.exists() and not dest.is_dir():
+        raise NotADirectoryError(f"{dest} is a file where the extracted archive belongs; move it away")
+    if not _extraction_ok(spec, dest, source):
         ensure_writable_dir(dest.parent)
         with file_lock(dest.parent / f".{dest.name}.lock"):  # one extraction at a time (torchrun ranks)
+            if dest.is_dir() and not _extraction_ok(spec, dest, source):
+                warnings.warn(f"{dest} is incomplete; extracting {source.path} again", UserWarning,
+                              stacklevel=4)
+                aside = dest.with_name(f".{dest.name}.{os.getpid()}.extracting")  # a leftover if killed
+                os.replace(dest, aside)
+                shutil.rmtree(aside, ignore_errors=True)
             if not dest.exists():
                 safe_extract_tar(source.path, dest)
                 (dest / ".igpw_source_sha256").write_text(source.source_id)
     found = find_extracted(spec, dest)
     if found is None:
-        raise FileNotFoundError(f"{source.path}: no {spec.top_folder}/ with CIFAR batches inside")
+        raise FileNotFoundError(f"{source.path}: no {spec.top_folder}/ with CIFAR batches inside; {CIF_HINT}")
     return found
+
+
+def _extraction_ok(spec: DatasetSpec, dest: Path, source: Source) -> bool:
+    """Our stamped extraction of this archive with every batch present."""
+    try:
+        stamp = (dest / ".igpw_source_sha256").read_text().strip()
+        return stamp == source.source_id and find_extracted(spec, dest) is not None
+    except OSError:  # no stamp, or a partial extraction (FileNotFoundError)
+        return False
 
 
 def decode_cifar(spec: DatasetSpec, source: Source, size: int | None, writer: CacheWriter | None,
@@ -183,9 +206,9 @@ def decode_cifar(spec: DatasetSpec, source: Source, size: int | None, writer: Ca
         src = folder / name
         if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels is None:
             raise ValueError(f"{src}: expected uint8 data (N, 3072) and labels, got {data.dtype} "
-                             f"{data.shape}")
+                             f"{data.shape}; {CIF_HINT}")
         if len(labels) != len(data):
-            raise ValueError(f"{src}: {len(data)} images but {len(labels)} labels")
+            raise ValueError(f"{src}: {len(data)} images but {len(labels)} labels; {CIF_HINT}")
         fnames = [f.decode() if isinstance(f, bytes) else str(f) for f in d.get("filenames", [])]
         fnames = fnames if len(fnames) == len(data) else [f"{name}[{i}]" for i in range(len(data))]
         acc["test" if name == "test_batch" else "train"].append((data.reshape(-1, 3, 32, 32),
@@ -196,7 +219,7 @@ def decode_cifar(spec: DatasetSpec, source: Source, size: int | None, writer: Ca
         labels = np.concatenate([c[1] for c in chunks])
         files = [f for c in chunks for f in c[2]]
         if labels.min() < 0 or labels.max() >= len(spec.classes):
-            raise ValueError(f"{folder}: labels outside 0..{len(spec.classes) - 1}")
+            raise ValueError(f"{folder}: labels outside 0..{len(spec.classes) - 1}; {CIF_HINT}")
         if size is not None and size != 32:
             dst = (writer.images(part, (len(imgs), 3, size, size)) if writer is not None
                    else np.empty((len(imgs), 3, size, size), np.uint8))

@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+_REPLACE = ("it is kept as it is: move it away and download it again "
+            "(python -m igpw_viz download --dataset NAME)")
 
 
 class DownloadError(RuntimeError):
@@ -107,14 +109,17 @@ def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + ".verified.json")
 
 
-def verify_file(path: str | os.PathLike[str], remote: RemoteFile, *, progress: bool = False) -> str:
+def verify_file(path: str | os.PathLike[str], remote: RemoteFile, *, progress: bool = False,
+                advice: bool = True) -> str:
     """Check size and SHA-256 of ``path`` against ``remote``; return the SHA-256 (computed, or from a stamp
-    written by an earlier check of the same size and mtime). Raises ``ChecksumError`` naming the file."""
+    written by an earlier check of the same size and mtime). Raises ``ChecksumError`` naming the file
+    (and, with ``advice``, saying what to do: the file is never deleted here)."""
     path = Path(path)
+    todo = f"; {_REPLACE}" if advice else ""
     st = path.stat()
     if remote.size is not None and st.st_size != remote.size:
         raise ChecksumError(f"{path}: size {st.st_size:,} bytes, expected {remote.size:,} "
-                            f"(truncated or a different file); {remote.url}")
+                            f"(truncated or a different file); {remote.url}{todo}")
     stamp = _stamp_path(path)
     with contextlib.suppress(OSError, ValueError, KeyError):
         rec = json.loads(stamp.read_text())
@@ -124,7 +129,7 @@ def verify_file(path: str | os.PathLike[str], remote: RemoteFile, *, progress: b
     digest = sha256_file(path, progress=progress)
     if remote.sha256 is not None and digest != remote.sha256:
         raise ChecksumError(f"{path}: SHA-256 {digest} does not match the expected {remote.sha256} "
-                            f"(corrupted or a different file); {remote.url}")
+                            f"(corrupted or a different file); {remote.url}{todo}")
     with contextlib.suppress(OSError):  # the stamp is an optimisation; a read-only folder is fine
         rec = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
         atomic_write_text(stamp, json.dumps(rec))
@@ -225,6 +230,9 @@ def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline
     cfg = config or DownloadConfig()
     folder = Path(folder)
     final = folder / remote.filename
+    for p in (final, folder / (remote.filename + ".part")):
+        if p.exists() and not p.is_file():
+            raise ValueError(f"{p} is a folder or special file where the download belongs; move it away")
     if final.exists():
         verify_file(final, remote, progress=cfg.progress)
         return final
@@ -234,7 +242,8 @@ def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline
         raise OfflineError(f"offline (IGPW_OFFLINE=1): {remote.filename} is not in {folder}. Fetch it on a "
                            f"connected machine and copy it here:\n{manual_instructions(remote, folder, dataset)}")
     if not remote.url.startswith(("http://", "https://")):
-        raise ValueError(f"only http(s) URLs are downloaded, got {remote.url!r}")
+        raise ValueError(f"only http(s) URLs are downloaded, got {remote.url!r} for {remote.filename}; give "
+                         f"the RemoteFile an http(s) URL, or copy the file into {folder}")
     ensure_writable_dir(folder)
     part = folder / (remote.filename + ".part")
     with file_lock(folder / (remote.filename + ".lock")):
@@ -260,7 +269,7 @@ def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline
                                 f"({last_error}); the partial file {part} is kept for resuming. Or get it by "
                                 f"hand:\n{manual_instructions(remote, folder, dataset)}") from last_error
         try:
-            verify_file(part, remote, progress=cfg.progress)
+            verify_file(part, remote, progress=cfg.progress, advice=False)
         except ChecksumError as e:
             part.unlink()
             stamp = _stamp_path(part)

@@ -117,6 +117,8 @@ def load_dataset(name: str | DatasetSpec, root: str | os.PathLike[str] | None = 
         raise ValueError(f"image_size must be an int >= 8 or None, got {image_size!r}")
     cfg = download_config or DownloadConfig(progress=progress)
     folder = data_dir(root)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"data folder {folder} is a file; pass a folder as root= (or IGPW_DATA_DIR)")
     size = image_size if image_size is not None else spec.default_image_size
     source = locate_source(spec, folder, archive, download=download, offline=offline, config=cfg)
     dsdir = folder / spec.name

@@ -66,7 +66,8 @@ def find_extracted(spec: DatasetSpec, folder: Path) -> Path | None:
     if partial is not None:
         what = "CIFAR batch files" if spec.layout == "cifar-pickle" else "class folders"
         raise FileNotFoundError(f"{partial[0]}: extracted {spec.name} is incomplete; missing {what}: "
-                                f"{', '.join(partial[1])}")
+                                f"{', '.join(partial[1])}; restore them, or move the folder away so the "
+                                f"archive is used")
     return None
 
 

@@ -116,7 +116,9 @@ def read_patient_csvs(paths: Sequence[str | Path]) -> dict[str, str]:
                     if cell.lower().endswith(".png"):
                         mapping[cell.rsplit("/", 1)[-1]] = pid
     if not mapping:
-        raise ValueError(f"no patient-to-cell rows found in {', '.join(map(str, paths))}")
+        raise ValueError(f"no patient-to-cell rows found in {', '.join(map(str, paths))}; fetch them again "
+                         f"(python -m igpw_viz download --dataset malaria --patient-csvs) or delete them "
+                         f"to use the patient ids in the file names")
     return mapping
 
 
