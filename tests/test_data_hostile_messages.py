@@ -78,3 +78,42 @@ def test_files_where_folders_belong_and_folders_where_files_belong(tmp_path: Pat
     (tmp_path / "d" / "f.bin.part").mkdir(parents=True)
     with pytest.raises(ValueError, match=r"f\.bin\.part is a folder or special file .* move it away"):
         download_file(r, tmp_path / "d", offline=False, config=FAST)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A real 8x8 PNG whose IHDR (with a correct CRC) claims ``width`` x ``height``."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "PNG")
+    b = bytearray(buf.getvalue())
+    struct.pack_into(">II", b, 16, width, height)  # IHDR data starts at byte 16
+    struct.pack_into(">I", b, 29, zlib.crc32(bytes(b[12:29])))
+    return bytes(b)
+
+
+def test_image_header_claiming_gigapixels_is_refused_before_decoding(tmp_path: Path) -> None:
+    from PIL.Image import DecompressionBombWarning
+
+    from igpw_viz.data.decode import decode_image
+
+    with pytest.warns(DecompressionBombWarning), pytest.raises(  # PIL only warns below 179M pixels
+            ValueError, match=r"image x\.png claims 10000x10000 pixels.*replace it"):
+        decode_image(_png_claiming(10_000, 10_000), "x.png", 16)
+    with pytest.raises(ValueError, match=r"image y\.png cannot be decoded"):
+        decode_image(_png_claiming(100, 100), "y.png", 16)  # a lie within the cap fails on decoding
+
+
+def test_archive_argument_that_is_a_device_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"archive=/dev/zero is not a regular file"):
+        load_dataset("malaria", root=tmp_path, archive="/dev/zero", **KW)
+
+
+def test_unwritable_cache_hint_names_the_cache_options(tmp_path: Path) -> None:
+    info = make_fixture_root("malaria", tmp_path, size=2)
+    (tmp_path / "blocker").write_text("")
+    with pytest.raises(PermissionError, match=r"pass cache=DIR \(a writable folder\) or cache=False"):
+        load_dataset(info.spec, root=tmp_path, cache=tmp_path / "blocker" / "c", **KW)

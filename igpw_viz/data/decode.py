@@ -41,12 +41,26 @@ def pad_resize(im: Image.Image, size: int | None) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)  # (3, S, S)
 
 
+class _TooLarge(ValueError):
+    """An image header claiming more than ``MAX_PIXELS`` pixels."""
+
+
+MAX_PIXELS = 4096 * 4096  # the datasets' images are 150x150 (Kather) and under 400x400 (malaria cells)
+
+
 def decode_image(data: bytes, name: str, size: int | None) -> np.ndarray:
-    """Decode one TIFF/PNG; any failure raises ``ValueError`` naming the file."""
+    """Decode one TIFF/PNG; any failure raises ``ValueError`` naming the file. A header claiming more
+    than ``MAX_PIXELS`` pixels is refused before decoding (a small file must not claim gigabytes)."""
     try:
         with Image.open(io.BytesIO(data)) as im:
+            if im.size[0] * im.size[1] > MAX_PIXELS:
+                raise _TooLarge(f"image {name} claims {im.size[0]}x{im.size[1]} pixels, more than the "
+                                 f"{MAX_PIXELS:,} allowed (decode.MAX_PIXELS); the file is damaged or not "
+                                 f"from the dataset: replace it")
             im.load()
             return pad_resize(im, size)
+    except _TooLarge:
+        raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"image {name} cannot be decoded ({type(e).__name__}: {e}); the file is damaged: "
                          f"replace it, or delete the archive and download it again") from e

@@ -136,9 +136,10 @@ def verify_file(path: str | os.PathLike[str], remote: RemoteFile, *, progress: b
     return digest
 
 
-def ensure_writable_dir(folder: Path, what: str = "data folder") -> Path:
-    """Create ``folder`` if needed and check that it is writable (else a clear PermissionError)."""
-    hint = "choose another with root=... or the IGPW_DATA_DIR environment variable"
+def ensure_writable_dir(folder: Path, what: str = "data folder", hint: str | None = None) -> Path:
+    """Create ``folder`` if needed and check that it is writable (else a clear PermissionError whose
+    ``hint`` says what to do)."""
+    hint = hint or "choose another with root=... or the IGPW_DATA_DIR environment variable"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

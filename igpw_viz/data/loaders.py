@@ -132,7 +132,7 @@ def load_dataset(name: str | DatasetSpec, root: str | os.PathLike[str] | None = 
         cache_path = cache_root / f"{spec.name}-{key}"
         hit = _read_or_repair(cache_path, source.path, repair=False)
         if hit is None:
-            ensure_writable_dir(cache_root, "cache folder")
+            ensure_writable_dir(cache_root, "cache folder", "pass cache=DIR (a writable folder) or cache=False")
             with file_lock(cache_root / f".{cache_path.name}.lock"):
                 hit = _read_or_repair(cache_path, source.path, repair=True)  # another rank may have built it
                 if hit is None:

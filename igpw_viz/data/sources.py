@@ -97,6 +97,9 @@ def locate_source(spec: DatasetSpec, folder: Path, archive: str | os.PathLike[st
                 raise FileNotFoundError(f"archive={p} is a folder without an extracted {spec.name} "
                                         f"(expected {spec.top_folder}/...)")
             return Source("folder", found, folder_fingerprint(found), False)
+        if p.exists() and not p.is_file():
+            raise ValueError(f"archive={p} is not a regular file (a device, pipe or socket?); pass the "
+                             f"archive file or its extracted folder")
         if not p.is_file():
             raise FileNotFoundError(f"archive={p} does not exist")
         digest = sha256_file(p, progress=config.progress)
