@@ -2,13 +2,14 @@
 registry, verified downloads, safe archive reading, cached decoding, the paper's splits, and a batched
 on-device augmentation pipeline. Entry point: ``load_dataset``."""
 
-from .archives import UnsafeArchiveError, safe_extract_tar, safe_unpickle
+from .archives import DEFAULT_LIMITS, ArchiveLimits, UnsafeArchiveError, safe_extract_tar, safe_unpickle
 from .cli import download_cli, fetch
 from .download import (
     ChecksumError,
     DownloadConfig,
     DownloadError,
     OfflineError,
+    RedirectRefused,
     data_dir,
     download_file,
     sha256_file,
@@ -49,6 +50,9 @@ __all__ = [
     "OfflineError",
     "ChecksumError",
     "UnsafeArchiveError",
+    "RedirectRefused",
+    "ArchiveLimits",
+    "DEFAULT_LIMITS",
     "safe_extract_tar",
     "safe_unpickle",
     "AugmentConfig",
