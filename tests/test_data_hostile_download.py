@@ -110,3 +110,25 @@ def test_download_usage_and_no_abbreviations(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit) as ei:
         download_cli(["--dataset", "malaria", "--arch", "x.zip"])
     assert ei.value.code == 2 and "unrecognized arguments: --arch x.zip" in capsys.readouterr().err
+
+
+def test_unsized_download_is_bounded(tmp_path: Path) -> None:
+    st = ServerState({"/payload.bin": PAYLOAD})
+    cfg = DownloadConfig(retries=2, backoff=0.01, timeout=5, progress=False, max_unsized_bytes=100_000)
+    with http_server(st) as url, pytest.raises(DownloadError, match=r"sent more than 100,000 bytes for "
+                                                                    r"payload\.bin, which has no registered"):
+        download_file(RemoteFile("payload.bin", url + "/payload.bin", None, None), tmp_path, config=cfg,
+                      offline=False)
+    assert len(st.requests) == 1 and not (tmp_path / "payload.bin.part").exists()
+    assert not (tmp_path / "payload.bin").exists()
+
+
+def test_part_that_is_a_symlink_is_not_written_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "payload.bin.part").symlink_to(victim)
+    with http_server(ServerState({"/payload.bin": PAYLOAD})) as url, pytest.raises(
+            ValueError, match=r"payload\.bin\.part is a folder, link or special file"):
+        download_file(remote_for(url), tmp_path / "d", config=FAST, offline=False)
+    assert victim.read_text() == "precious"

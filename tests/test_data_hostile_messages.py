@@ -76,7 +76,7 @@ def test_files_where_folders_belong_and_folders_where_files_belong(tmp_path: Pat
     assert len(ds.test) == 2
     r = RemoteFile("f.bin", "http://127.0.0.1:9/f.bin", 4, None)
     (tmp_path / "d" / "f.bin.part").mkdir(parents=True)
-    with pytest.raises(ValueError, match=r"f\.bin\.part is a folder or special file .* move it away"):
+    with pytest.raises(ValueError, match=r"f\.bin\.part is a folder, link or special file .* move it away"):
         download_file(r, tmp_path / "d", offline=False, config=FAST)
 
 

@@ -60,7 +60,8 @@ class ChecksumError(ValueError):
 
 @dataclass(frozen=True)
 class DownloadConfig:
-    """Retry policy; tests shrink ``backoff`` so they run fast."""
+    """Retry policy; tests shrink ``backoff`` so they run fast. ``max_unsized_bytes`` bounds a download
+    whose size the registry does not know, so a server streaming without end cannot fill the disk."""
 
     retries: int = 5
     backoff: float = 1.0
@@ -68,6 +69,7 @@ class DownloadConfig:
     timeout: float = 60.0
     progress: bool = True
     user_agent: str = "igpw_viz-data/1"
+    max_unsized_bytes: int = 256 << 20  # a file without a registered size (the patient CSVs: ~1 MB)
 
     def __post_init__(self) -> None:
         if self.retries < 0 or self.backoff < 0 or self.timeout <= 0:
@@ -232,8 +234,9 @@ def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline
     folder = Path(folder)
     final = folder / remote.filename
     for p in (final, folder / (remote.filename + ".part")):
-        if p.exists() and not p.is_file():
-            raise ValueError(f"{p} is a folder or special file where the download belongs; move it away")
+        if (p.exists() and not p.is_file()) or (p.name.endswith(".part") and p.is_symlink()):
+            raise ValueError(f"{p} is a folder, link or special file where the download belongs (it would be "
+                             f"written through); move it away")
     if final.exists():
         verify_file(final, remote, progress=cfg.progress)
         return final
@@ -259,6 +262,10 @@ def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline
                 _fetch_into(remote, part, cfg)
                 last_error = None
                 break
+            except _TooLong:
+                with contextlib.suppress(FileNotFoundError):
+                    part.unlink()
+                raise
             except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError,
                     _Incomplete) as e:
                 if isinstance(e, urllib.error.HTTPError) and e.code in (401, 403, 404, 410):
@@ -283,6 +290,10 @@ def download_file(remote: RemoteFile, folder: str | os.PathLike[str], *, offline
             os.replace(_stamp_path(part), _stamp_path(final))
             # the stamp records mtime; os.replace keeps it, so the stamp stays valid
     return final
+
+
+class _TooLong(DownloadError):
+    """An unsized download passed ``DownloadConfig.max_unsized_bytes`` (not retried)."""
 
 
 class _Incomplete(Exception):
@@ -333,6 +344,10 @@ def _fetch_into(remote: RemoteFile, part: Path, cfg: DownloadConfig) -> None:
                     bar.update(len(chunk))
                     if remote.size is not None and got > remote.size:
                         break
+                    if remote.size is None and got > cfg.max_unsized_bytes:
+                        raise _TooLong(f"{remote.url} sent more than {cfg.max_unsized_bytes:,} bytes for "
+                                       f"{remote.filename}, which has no registered size; refused "
+                                       f"(raise DownloadConfig.max_unsized_bytes if it is genuine)")
         finally:
             bar.close()
     if expected_end is not None and got < expected_end:
