@@ -224,14 +224,8 @@ def test_digits_are_registered_like_the_other_datasets(tmp_path):
 
 @pytest.mark.parametrize(("option", "value"), [("root", "somewhere"), ("archive", "x.zip"),
                                                ("val_flips", True), ("cache", False), ("workers", 2),
-                                               ("split", "patient")])
+                                               ("split", "patient"), ("split", "paper"), ("image_size", 32)])
 def test_digits_reject_options_that_do_not_apply(tmp_path: Path, option: str, value: object) -> None:
     with pytest.raises(ValueError, match=rf"^{option}= does not apply to 'digits' \(.*\); leave it out$"):
         load_dataset("digits", **{option: value})
     assert not list(tmp_path.iterdir())
-
-
-@pytest.mark.parametrize(("option", "value"), [("image_size", 32), ("split", "paper")])
-def test_digits_warn_on_options_the_training_code_still_passes(option: str, value: object) -> None:
-    with pytest.warns(FutureWarning, match=rf"^{option}= does not apply to 'digits'"):
-        load_dataset("digits", **{option: value})

@@ -107,8 +107,7 @@ def load_dataset(name: str | DatasetSpec, root: str | os.PathLike[str] | None = 
         _reject_for_embedded(spec.name, root=root is not None, archive=archive is not None,
                              image_size=image_size is not None, split=split not in (None, "stratified"),
                              val_flips=val_flips is not None, cache=cache is not True,
-                             workers=workers is not None, download_config=download_config is not None,
-                             warn_only={"image_size": True, "split": split == "paper"})
+                             workers=workers is not None, download_config=download_config is not None)
         return load_digits_splits(seed)
     split = "paper" if split is None else split
     if split not in SPLITS:
@@ -191,19 +190,12 @@ def _read_or_repair(path: Path, source: Path, *, repair: bool) -> Any:
         return None
 
 
-def _reject_for_embedded(name: str, warn_only: dict[str, bool], **given: bool) -> None:
-    """One line naming the first option given that does not apply to the embedded dataset ``name``.
-    ``warn_only``: what the training code still passes for digits (``image_size``, ``split="paper"``,
-    igpw_viz/training/build.py) is a FutureWarning until it stops, then an error like the rest."""
+def _reject_for_embedded(name: str, **given: bool) -> None:
+    """One line naming the first option given that does not apply to the embedded dataset ``name``."""
     for option, is_given in given.items():
-        if not is_given:
-            continue
-        msg = (f"{option}= does not apply to {name!r} (embedded 8x8 images with one seeded stratified "
-               f"split; only seed= applies); leave it out")
-        if warn_only.get(option, False):
-            warnings.warn(msg + " (this will become an error)", FutureWarning, stacklevel=3)
-        else:
-            raise ValueError(msg)
+        if is_given:
+            raise ValueError(f"{option}= does not apply to {name!r} (embedded 8x8 images with one seeded "
+                             "stratified split; only seed= applies); leave it out")
 
 
 def _decode(spec: DatasetSpec, source: Any, size: int | None, writer: CacheWriter | None, folder: Path,

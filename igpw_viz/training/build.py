@@ -23,7 +23,9 @@ def build_model(cfg: TrainConfig, num_classes: int) -> EfficientNet:
 def load_splits(cfg: TrainConfig, *, progress: bool = True) -> DatasetSplits:
     """The dataset's train/val/test splits as uint8 images, through ``load_dataset`` (digits from
     scikit-learn; CIFAR at its native size; colorectal/malaria at the training size)."""
-    size = None if cfg.dataset in ("cifar10", "digits") else cfg.image_size  # resized on the device
+    if cfg.dataset == "digits":  # embedded: one seeded split, upsampled on the device
+        return load_dataset("digits", seed=cfg.seed)
+    size = None if cfg.dataset == "cifar10" else cfg.image_size  # resized on the device
     return load_dataset(cfg.dataset, cfg.data_root, split=cfg.split, seed=cfg.seed, image_size=size,
                         offline=cfg.offline, progress=progress)
 
