@@ -31,6 +31,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 
 from igpw_viz.nn.counting import count_macs, count_parameters
 from igpw_viz.nn.models import ConvBNAct, EfficientNet, MBConv, efficientnet_b0, keffnet_b0
+from igpw_viz.training.threads import measure_threads
 
 # name -> builder(skip_strides). With skipped strides (the paper's 32x32 CIFAR kEffNet) the baseline is
 # the same skeleton with dense 1x1 convs (4,020,358 parameters, like EfficientNet-B0).
@@ -45,12 +46,14 @@ CATEGORIES = ("pointwise", "depthwise", "stem", "rest fwd+bwd", "optimizer")
 class Runner:
     """One model with its optimizer and a fixed batch; `step()` is one full training step."""
 
-    def __init__(self, name: str, size: int, batch: int, args: argparse.Namespace, skip_strides: int = 0):
+    def __init__(self, name: str, size: int, batch: int, args: argparse.Namespace, skip_strides: int = 0,
+                 layout: str = "NCHW"):
         torch.manual_seed(0)
-        self.name, self.device, self.args = name, torch.device(args.device), args
+        self.model_name, self.layout = name, layout
+        self.name, self.device, self.args = f"{name} {layout}", torch.device(args.device), args
         self.model = MODELS[name](skip_strides).to(self.device).train()
         self.params, self.macs = count_parameters(self.model), count_macs(self.model, size)
-        fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+        fmt = torch.channels_last if layout == "NHWC" else torch.contiguous_format
         self.model = self.model.to(memory_format=fmt)
         self.x = torch.randn(batch, 3, size, size, device=self.device).to(memory_format=fmt)  # N,3,H,W
         self.t = torch.randint(0, 10, (batch,), device=self.device)
@@ -181,9 +184,11 @@ def run(args: argparse.Namespace) -> str:
 
 def run_config(args: argparse.Namespace, config: str, load: int) -> list[str]:
     lines = []
+    threads = measure_threads()[0] if args.threads == "auto" else int(args.threads)
+    torch.set_num_threads(threads)
     size, batch, *rest = (int(v) for v in config.split(":"))
     skip = rest[0] if rest else 0
-    runners = [Runner(name, size, batch, args, skip) for name in MODELS]
+    runners = [Runner(name, size, batch, args, skip, layout) for layout in args.layouts for name in MODELS]
     for r in runners:  # warm-up (and compilation) outside the timed region
         for _ in range(args.warmup):
             r.step()
@@ -194,22 +199,25 @@ def run_config(args: argparse.Namespace, config: str, load: int) -> list[str]:
             wall, cpu = r.timed_step()
             times[r.name].append(wall)
             cpu_times[r.name].append(cpu)
-    base = statistics.median(times[runners[0].name])
-    cpu_base = statistics.median(cpu_times[runners[0].name])
+    b0 = {r.layout: r.name for r in runners if r.model_name == "EfficientNet-B0"}  # the same layout's B0
+    fastest_b0 = min(statistics.median(times[name]) for name in b0.values())
     lines += [f"\n### {size}x{size}, batch {batch}"
               + (f", skip_strides={skip} (baseline: the same skeleton, dense 1x1)" if skip else "")
-              + (f", beside {load} busy process{'es' if load > 1 else ''}" if load else "") + "\n",
-              "| model | params | MACs/image | step (ms, median [min-max]) | images/s | time vs B0 "
-              "| CPU-time vs B0 | peak mem (MiB) | pointwise | depthwise | stem | rest fwd+bwd | optimizer |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              + (f", beside {load} busy process{'es' if load > 1 else ''}" if load else "")
+              + f", {threads} thread{'s' if threads > 1 else ''}" + "\n",
+              "| model | params | MACs/image | step (ms, median [min-max]) | images/s | time vs B0 (same layout) "
+              "| vs the fastest B0 | CPU-time vs B0 | peak mem (MiB) | pointwise | depthwise | stem | rest fwd+bwd "
+              "| optimizer |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     tops = []
     for r in runners:
         t = times[r.name]
         med = statistics.median(t)
+        base, cpu_base = (statistics.median(d[b0[r.layout]]) for d in (times, cpu_times))
         shares, prof = time_shares(r) if not args.no_profile else (dict.fromkeys(CATEGORIES, 0.0), None)
         lines.append(
             f"| {r.name} | {r.params:,} | {r.macs / 1e6:,.1f} M | {1e3 * med:,.0f} [{1e3 * min(t):,.0f}-"
-            f"{1e3 * max(t):,.0f}] | {batch / med:,.1f} | {med / base:.2f}x | "
+            f"{1e3 * max(t):,.0f}] | {batch / med:,.1f} | {med / base:.2f}x | {med / fastest_b0:.2f}x | "
             f"{statistics.median(cpu_times[r.name]) / cpu_base:.2f}x | "
             f"{r.peak_memory_mb():,.0f} | "
             + " | ".join(f"{100 * shares[c]:.0f}%" for c in CATEGORIES) + " |")
@@ -228,22 +236,27 @@ def main() -> None:
     p.add_argument("--configs", default=None, help="size:batch[:skip_strides][,...] (CPU: 32:64:3,32:64,224:8)")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", default="2", help="a count, or 'auto': what training picks "
+                   "(igpw_viz.training.threads: the free cores, measured per configuration)")
     p.add_argument("--load", type=int, default=0, help="also time beside N busy processes (see above)")
     p.add_argument("--bf16", action="store_true")
-    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--layouts", default="NCHW,NHWC", help="memory layouts, each timed side by side "
+                   "(NHWC: channels_last model and input)")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--top", type=int, default=0, help="also print the top N profiler ops per model")
+    p.add_argument("--channels-last", action="store_true", help="the same as --layouts NHWC")
     args = p.parse_args()
+    args.layouts = ["NHWC"] if args.channels_last else [v.strip().upper() for v in args.layouts.split(",")]
+    if not set(args.layouts) <= {"NCHW", "NHWC"}:
+        p.error(f"--layouts: NCHW and/or NHWC, got {args.layouts}")
     args.configs = args.configs or ("32:64:3,32:64,224:8" if args.device == "cpu" else "32:512,224:256")
-    torch.set_num_threads(args.threads)
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
     cpu = platform.processor() or platform.machine()
     print(f"{datetime.date.today()}; torch {torch.__version__}; {cpu}, {args.device}, "
           f"{args.threads} threads; "
-          f"bf16={args.bf16} channels_last={args.channels_last} "
+          f"bf16={args.bf16} layouts={','.join(args.layouts)} "
           f"compile={args.compile}; rounds={args.rounds} warmup={args.warmup}", flush=True)
     run(args)
 

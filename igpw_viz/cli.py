@@ -108,9 +108,9 @@ def _plot(text: str) -> str:
     return text
 
 
-def _bool_flag(p: argparse.ArgumentParser, name: str, help: str) -> None:
+def _bool_flag(p: argparse.ArgumentParser, name: str, help: str, default: str = "on for CUDA, off on CPU") -> None:
     p.add_argument(f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction, default=None,
-                   help=help + " (default: on for CUDA, off on CPU)")
+                   help=f"{help} (default: {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", type=_device, help="auto (default), cpu, cuda, cuda:N")
     _bool_flag(t, "bf16", "bf16 autocast")
     _bool_flag(t, "compile", "torch.compile")
-    _bool_flag(t, "channels-last", "channels_last memory format")
+    _bool_flag(t, "channels-last", "channels_last memory format", "on")
     t.add_argument("--threads", type=_int(1, 1024), help="torch CPU threads")
     t.add_argument("--deterministic", action="store_true", default=None)
     t.add_argument("--limit-train-batches", type=big)

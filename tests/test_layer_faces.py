@@ -83,15 +83,15 @@ def _assert_same(a, b):
         torch.testing.assert_close(p, q, **TIGHT)
 
 
-def _check_faces(ic, fc, ch, scheme, act, bn, bias, size, form):
+def _check_faces(ic, fc, ch, scheme, act, bn, bias, size, form, layout=torch.contiguous_format):
     torch.manual_seed(ic * 7919 + fc)
     readable, fast = _pair(ic, fc, ch, scheme, act, bn, bias, form)
     assert list(readable.state_dict()) == list(fast.state_dict())  # one set of parameters, two faces
-    x = torch.randn(4, ic, size, size, dtype=torch.float64)
+    x = torch.randn(4, ic, size, size, dtype=torch.float64).to(memory_format=layout)
     for training in (True, False):
         readable.train(training)
         fast.train(training)
-        grad = torch.randn(4, fc, size, size, dtype=torch.float64)
+        grad = torch.randn(4, fc, size, size, dtype=torch.float64).to(memory_format=layout)
         _assert_same(_run(readable, x, grad), _run(fast, x, grad))
 
 
@@ -105,6 +105,19 @@ def test_readable_equals_fast_on_b0_shapes(ic, fc, ch, scheme, act, bn, bias, si
 @pytest.mark.parametrize("ic,fc,ch,scheme,act,bn,bias,size", RANDOM_CASES)
 def test_readable_equals_fast_on_random_shapes(ic, fc, ch, scheme, act, bn, bias, size, form):
     _check_faces(ic, fc, ch, scheme, act, bn, bias, size, form)
+
+
+@pytest.mark.parametrize("ic,fc,ch,scheme,act,bn,bias,size", B0_CASES + RANDOM_CASES)
+def test_readable_equals_fast_in_channels_last(ic, fc, ch, scheme, act, bn, bias, size):
+    """NHWC memory on the CPU takes its own form (one matmul with the dense weight)."""
+    _check_faces(ic, fc, ch, scheme, act, bn, bias, size, "auto", torch.channels_last)
+
+
+def test_channels_last_takes_the_nhwc_form_and_keeps_the_layout():
+    layer = InterleavedGroupedPointwise(240, 40, 16).train()
+    x = torch.randn(2, 240, 5, 5).to(memory_format=torch.channels_last)
+    y = layer(x)
+    assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
 
 
 @pytest.mark.parametrize("ic,fc,ch,scheme,act,bn,bias,size", RANDOM_CASES[:15] + B0_CASES[::7])

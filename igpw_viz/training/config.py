@@ -70,7 +70,7 @@ class TrainConfig:
     data_root: str | None = None
     offline: bool | None = None
     seed: int = 0
-    # execution (None: automatic, i.e. on for CUDA, off on CPU)
+    # execution (None: automatic: bf16 and compile on for CUDA, off on CPU; channels_last on)
     device: str = "auto"
     bf16: bool | None = None
     compile: bool | None = None

@@ -7,6 +7,10 @@ layer's parameters and are passed in, so both faces share one state_dict. Forms:
   widest group (zero rows built on the fly, never parameters), gather the real filters back;
 - "grouped": the same with a grouped conv (cuDNN's, the CUDA default);
 - "dense": the equivalent block-diagonal dense weight: all Ic x Fc MACs but no gathers.
+
+On the CPU in channels_last (NHWC) memory, "auto" runs every stage as one matmul over the pixels with the
+dense weight: the fewest ops and no layout copies, measured faster than the gathered forms at every size
+tried (benchmarks/model_bench.py, benchmarks/RESULTS.md), even though it spends the dense MACs.
 """
 
 from __future__ import annotations
@@ -39,6 +43,12 @@ def choose_implementation(stage: GroupedStage, device: str = "cpu") -> str:
     return "dense" if stage.in_channels * stage.out_channels <= SMALL_DENSE_WEIGHTS else "matmul"
 
 
+def is_cpu_channels_last(x: torch.Tensor) -> bool:
+    """An N x C x H x W CPU tensor laid out NHWC (not also NCHW-contiguous, as 1x1 maps are)."""
+    return (x.device.type == "cpu" and x.dim() == 4 and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last))
+
+
 class FastStage(nn.Module):
     """Index buffers and forms of one stage that reads channel ``reads[e]`` at extended position e
     (``reads`` composes the stage's replication with any permutation before it: L reads the interleaved
@@ -53,6 +63,7 @@ class FastStage(nn.Module):
         self.groups, self.width, self.out_channels = stage.groups, stage.inputs_per_group, stage.out_channels
         self.forms = {device: choose_implementation(stage, device) if implementation == "auto" else implementation
                       for device in ("cpu", "cuda")}
+        self.nhwc_dense = implementation == "auto"  # channels_last on the CPU: the dense matmul (see above)
         identity_reads = tuple(reads) == tuple(range(in_channels))
         self.plain = stage.is_dense and identity_reads  # an ordinary conv, weight used as it is
 
@@ -91,6 +102,11 @@ class FastStage(nn.Module):
             block = weight.new_zeros(self.out_channels * extended).index_copy(
                 0, self.block_index, weight.reshape(-1)).view(self.out_channels, extended)
             return F.linear(x, block, bias)[:, :, None, None]  # N, Fc, 1, 1
+        if self.nhwc_dense and is_cpu_channels_last(x):
+            n, c, h, w = x.shape
+            pixels = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view of NHWC memory: N*H*W, C
+            dense = weight.flatten(1) if self.plain else self.dense_weight(weight)  # Fc x C
+            return F.linear(pixels, dense, bias).view(n, h, w, -1).permute(0, 3, 1, 2)  # N, Fc, H, W (NHWC)
         if self.plain:
             return conv1x1(x, weight.flatten(1), bias)
         form = self.forms.get(x.device.type, self.forms["cuda"])
@@ -122,6 +138,8 @@ class FastStage(nn.Module):
         shift); in training on the CPU where the input covariance costs less than BN's passes over the
         output (conv_bn.fold_pays). Only the plain conv and the batched-matmul form fold."""
         if bias is not None or not foldable(norm) or x.shape[2] * x.shape[3] == 1:
+            return False
+        if self.nhwc_dense and is_cpu_channels_last(x):  # BatchNorm is cheap in NHWC memory
             return False
         on_cpu = x.device.type == "cpu"
         if not (self.plain or (on_cpu and self.forms["cpu"] == "matmul")):
