@@ -8,19 +8,22 @@ import warnings
 from ..core.paper import PAPER_TRAIN_IMAGES
 from .config import TrainConfig, model_tag, preset
 
-# Training throughput (images/s, one optimizer step of batch 64 or 8, fp32, 2 threads) measured by
-# benchmarks/model_bench.py on the project's 2-core CPU on 2026-12-04 (benchmarks/RESULTS.md, section 2):
-# (model tag, image size, strides skipped) -> images/s. A rough guide: other CPUs differ by several times.
-CPU_IMAGES_PER_SECOND: dict[tuple[str, int, int], float] = {
-    ("baseline", 32, 3): 9.9, ("v2-16", 32, 3): 19.2, ("v2-32", 32, 3): 16.2,
-    ("baseline", 224, 0): 10.3, ("v2-16", 224, 0): 13.9, ("v2-32", 224, 0): 13.4,
+# Training throughput (images/s) of each notebook's paper configuration (`preset(dataset, tag)`: batch 64,
+# the paper's image size and strides and augmentation, fp32, channels_last, 2 threads), measured by
+# benchmarks/full_scale.py on the project's 2-core CPU on 2026-12-04 (benchmarks/RESULTS.md, section 9):
+# (dataset, model tag, image size, strides skipped) -> images/s. A rough guide: other CPUs differ by
+# several times.
+CPU_IMAGES_PER_SECOND: dict[tuple[str, str, int, int], float] = {
+    ("cifar10", "baseline", 224, 0): 11.0, ("cifar10", "v2-16", 32, 3): 18.1, ("cifar10", "v2-32", 32, 3): 18.9,
+    ("colorectal_histology", "baseline", 224, 0): 10.7, ("colorectal_histology", "v2-16", 224, 0): 9.6,
+    ("malaria", "baseline", 224, 0): 9.6, ("malaria", "v2-16", 224, 0): 9.2, ("malaria", "v2-32", 224, 0): 10.1,
 }
 
 
 def cpu_epoch_seconds(cfg: TrainConfig, train_images: int) -> float | None:
     """Seconds one epoch of ``cfg`` would take on the project's 2-core CPU (None: not measured)."""
     tag = model_tag(cfg.model, cfg.scheme, cfg.channels_per_group)
-    rate = CPU_IMAGES_PER_SECOND.get((tag, cfg.image_size, cfg.skip_strides))
+    rate = CPU_IMAGES_PER_SECOND.get((cfg.dataset, tag, cfg.image_size, cfg.skip_strides))
     return None if rate is None else train_images / rate
 
 
