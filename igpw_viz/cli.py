@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(t, "bf16", "bf16 autocast")
     _bool_flag(t, "compile", "torch.compile")
     _bool_flag(t, "channels-last", "channels_last memory format", "on")
-    t.add_argument("--threads", type=_int(1, 1024), help="torch CPU threads")
+    t.add_argument("--threads", type=_int(1, 1024),
+                   help="torch CPU threads (default: the cores other processes leave free, checked each epoch)")
     t.add_argument("--deterministic", action="store_true", default=None)
     t.add_argument("--limit-train-batches", type=big)
     t.add_argument("--limit-eval-batches", type=big)
