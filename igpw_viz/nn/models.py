@@ -63,7 +63,7 @@ class KerasPadConv2d(nn.Conv2d):
 
 class DepthwiseConv2d(KerasPadConv2d):
     """Depthwise conv (torch or Keras padding). On CPU it runs in channels_last and returns the input's
-    layout: oneDNN's NCHW depthwise backward is 3-50x slower (benchmarks/RESULTS.md)."""
+    layout: oneDNN's NCHW depthwise fwd+bwd was 1.3-38x slower (benchmarks/depthwise_layout.py)."""
 
     def __init__(self, channels: int, kernel: int, stride: int, keras_padding: bool):
         super().__init__(channels, channels, kernel, stride, 0 if keras_padding else kernel // 2,
