@@ -140,7 +140,7 @@ def time_case(case: Case, variants: dict, batch: int, device: torch.device, roun
     x.requires_grad_(True)
     grad = None
     for m in variants.values():
-        m.to(device).train()
+        m.to(device, memory_format=fmt).train()  # 4-D weights in the same layout, as model.to() in training
     times: dict[str, list[float]] = {name: [] for name in variants}
 
     def step(m):
@@ -178,11 +178,11 @@ def time_case(case: Case, variants: dict, batch: int, device: torch.device, roun
 
 
 def run(regime: str, device: torch.device, names: list[str], rounds: int, channels_per_group: int,
-        scheme: str, quick: bool, clock: str = "wall") -> None:
+        scheme: str, quick: bool, clock: str = "wall", layout: str = "auto") -> None:
     image, batch_cpu, batch_cuda, skip = REGIMES[regime]
     batch = batch_cuda if device.type == "cuda" else batch_cpu
     dtype = torch.bfloat16 if device.type == "cuda" else None
-    channels_last = device.type == "cuda"
+    channels_last = device.type == "cuda" if layout == "auto" else layout == "nhwc"
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     cases = b0_cases(image, skip)
@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: both when CUDA is present)")
     parser.add_argument("--quick", action="store_true", help="one rep per round (noisier)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--layout", choices=["auto", "nchw", "nhwc"], default="auto",
+                        help="memory layout of inputs and modules (auto: NCHW on the CPU, NHWC on CUDA)")
     parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
                         help="process: CPU time of this process (robust on a loaded machine with --threads 1)")
     args = parser.parse_args(argv)
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     for dev in devices:
         for regime in (REGIMES if args.regime == "both" else [args.regime]):
             run(regime, torch.device(dev), names, args.rounds, args.channels_per_group, args.scheme,
-                args.quick, "wall" if dev == "cuda" else args.clock)
+                args.quick, "wall" if dev == "cuda" else args.clock, args.layout)
 
 
 if __name__ == "__main__":
