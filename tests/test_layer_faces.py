@@ -113,6 +113,16 @@ def test_readable_equals_fast_in_channels_last(ic, fc, ch, scheme, act, bn, bias
     _check_faces(ic, fc, ch, scheme, act, bn, bias, size, "auto", torch.channels_last)
 
 
+def test_both_nhwc_forms_are_covered_by_the_b0_cases():
+    """Wide stages run grouped on pixel rows, narrow ones with the dense weight: the cases above hit both."""
+    stages = [s for ic, fc, ch, scheme, *_ in B0_CASES
+              for s in (lambda f: (f.k, f.l))(InterleavedGroupedPointwise(ic, fc, ch, scheme).fast) if s is not None]
+    kinds = {s.nhwc_grouped for s in stages if not s.plain}
+    assert kinds == {True, False}
+    assert InterleavedGroupedPointwise(320, 1280, 16).fast.k.nhwc_grouped
+    assert not InterleavedGroupedPointwise(96, 24, 16).fast.k.nhwc_grouped
+
+
 def test_channels_last_takes_the_nhwc_form_and_keeps_the_layout():
     layer = InterleavedGroupedPointwise(240, 40, 16).train()
     x = torch.randn(2, 240, 5, 5).to(memory_format=torch.channels_last)

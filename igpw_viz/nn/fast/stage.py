@@ -8,9 +8,10 @@ layer's parameters and are passed in, so both faces share one state_dict. Forms:
 - "grouped": the same with a grouped conv (cuDNN's, the CUDA default);
 - "dense": the equivalent block-diagonal dense weight: all Ic x Fc MACs but no gathers.
 
-On the CPU in channels_last (NHWC) memory, "auto" runs every stage as one matmul over the pixels with the
-dense weight: the fewest ops and no layout copies, measured faster than the gathered forms at every size
-tried (benchmarks/model_bench.py, benchmarks/RESULTS.md), even though it spends the dense MACs.
+On the CPU in channels_last (NHWC) memory, "auto" treats the pixels as rows of an (N*H*W) x C matrix:
+wide stages (dense weight >= 30,000 entries) gather their groups' inputs, run one batched matmul over the
+groups and gather the real filters back; narrower ones run one matmul with the dense weight (fewer ops
+than the gathers save). Measured per layer (benchmarks/layer_bench.py --layout nhwc, RESULTS.md 10).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .gather import ChannelGather
 
 IMPLEMENTATIONS = ("auto", "matmul", "grouped", "dense")
 SMALL_DENSE_WEIGHTS = 2048  # CPU: a stage whose dense weight is at most this many entries runs dense
+NHWC_GROUPED_WEIGHTS = 30_000  # CPU, NHWC: a stage whose dense weight has this many entries runs grouped
 
 
 def choose_implementation(stage: GroupedStage, device: str = "cpu") -> str:
@@ -63,7 +65,9 @@ class FastStage(nn.Module):
         self.groups, self.width, self.out_channels = stage.groups, stage.inputs_per_group, stage.out_channels
         self.forms = {device: choose_implementation(stage, device) if implementation == "auto" else implementation
                       for device in ("cpu", "cuda")}
-        self.nhwc_dense = implementation == "auto"  # channels_last on the CPU: the dense matmul (see above)
+        self.nhwc_dense = implementation == "auto"  # channels_last on the CPU: the pixel-row forms (see above)
+        self.nhwc_grouped = (self.nhwc_dense and self.forms["cpu"] == "matmul"
+                             and in_channels * stage.out_channels >= NHWC_GROUPED_WEIGHTS)
         identity_reads = tuple(reads) == tuple(range(in_channels))
         self.plain = stage.is_dense and identity_reads  # an ordinary conv, weight used as it is
 
@@ -105,8 +109,13 @@ class FastStage(nn.Module):
         if self.nhwc_dense and is_cpu_channels_last(x):
             n, c, h, w = x.shape
             pixels = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view of NHWC memory: N*H*W, C
-            dense = weight.flatten(1) if self.plain else self.dense_weight(weight)  # Fc x C
-            return F.linear(pixels, dense, bias).view(n, h, w, -1).permute(0, 3, 1, 2)  # N, Fc, H, W (NHWC)
+            if self.nhwc_grouped:
+                y = self._pixel_rows_grouped(pixels, weight)  # N*H*W, Fc
+                y = y if bias is None else y + bias
+            else:
+                dense = weight.flatten(1) if self.plain else self.dense_weight(weight)  # Fc x C
+                y = F.linear(pixels, dense, bias)  # N*H*W, Fc
+            return y.view(n, h, w, -1).permute(0, 3, 1, 2)  # N, Fc, H, W (NHWC memory)
         if self.plain:
             return conv1x1(x, weight.flatten(1), bias)
         form = self.forms.get(x.device.type, self.forms["cuda"])
@@ -125,6 +134,17 @@ class FastStage(nn.Module):
         if self.pick is not None:
             y = self.pick(y)  # N, Fc, H, W (reference order)
         return y if bias is None else y + bias.view(1, -1, 1, 1)
+
+    def _pixel_rows_grouped(self, pixels: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The stage on pixel rows (M x C, NHWC memory): gather, one matmul per group, gather back."""
+        m = pixels.shape[0]
+        if self.read is not None:
+            pixels = self.read(pixels)  # M, G*c
+        padded = self._to_slots(weight.flatten(1)).view(self.groups, -1, self.width)  # G, widest, c
+        y = torch.bmm(pixels.view(m, self.groups, self.width).transpose(0, 1),  # G, M, c
+                      padded.transpose(1, 2))  # G, M, widest
+        y = y.transpose(0, 1).reshape(m, self.padded_filters)  # M, G*widest
+        return self.pick(y) if self.pick is not None else y  # M, Fc (reference order)
 
     def _to_slots(self, t: torch.Tensor) -> torch.Tensor:
         """Rows of ``t`` (one per real filter, reference order) placed in the padded slots: uneven groups
