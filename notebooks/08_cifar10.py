@@ -72,9 +72,9 @@ print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
 # **What a full run costs.** On one V100 the authors report 126 s per epoch for V2-16, 168 s for V2-32 and
 # 344 s for the baseline (224 px, batch 32): about 1.8 h, 2.3 h and 4.8 h for 50 epochs
 # (`KERAS_EPOCH_SECONDS` in `igpw_viz.core.paper`); this project has not yet timed a GPU run. On the
-# project's 2-core CPU the measured training rates (benchmarks/RESULTS.md, section 9) give about 42, 40 and
-# 68 min per epoch for V2-16, V2-32 and the baseline, 35, 33 and 57 h for the three runs: do not start
-# them on a laptop.
+# project's 2-core CPU the measured training rates (benchmarks/RESULTS.md, section 9) give about 36, 40 and
+# 86 min per epoch for V2-16, V2-32 and the baseline (at 224 px), 30, 33 and 72 h for the three runs: do
+# not start them on a laptop.
 #
 # **What loading costs.** A full-size rehearsal of the first load (a 179 MB archive with the real format and
 # counts, served locally, so without the download itself) took 2.3 s and 0.6 GB of memory and left 0.55 GB

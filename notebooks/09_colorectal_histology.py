@@ -74,8 +74,8 @@ print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
 #
 # **What a full run costs.** The paper gives no training time for this dataset and this project has not yet
 # timed a GPU run. 1,000 epochs of 3,992 images at 224x224 is long even on a GPU; on the project's 2-core
-# CPU the measured training rates (benchmarks/RESULTS.md, section 9) give about 6-7 min per epoch,
-# 104-115 h per run: do not start it on a laptop.
+# CPU the measured training rates (benchmarks/RESULTS.md, section 9) give about 6 min per epoch,
+# 100-103 h per run: do not start it on a laptop.
 #
 # **What loading costs.** A full-size rehearsal of the first load (5,000 TIFF tiles in the real zip layout,
 # 314 MB, served locally, so without the download itself) took 4.5 s and 0.9 GB of memory and left 1.1 GB

@@ -73,7 +73,7 @@ print(f"SMOKE = {SMOKE}, torch {torch.__version__}")
 #
 # **What a full run costs.** The paper gives no training time for this dataset and this project has not yet
 # timed a GPU run. On the project's 2-core CPU the measured training rates (benchmarks/RESULTS.md,
-# section 9) give about 36-40 min per epoch of 22,046 images at 224x224, 46-50 h per run of 75 epochs: do
+# section 9) give about 33-35 min per epoch of 22,046 images at 224x224, 41-44 h per run of 75 epochs: do
 # not start it on a laptop.
 #
 # **What loading costs.** A full-size rehearsal of the first load (27,558 PNGs in the real zip layout,

@@ -10,13 +10,14 @@ from .config import TrainConfig, model_tag, preset
 
 # Training throughput (images/s) of each notebook's paper configuration (`preset(dataset, tag)`: batch 64,
 # the paper's image size and strides and augmentation, fp32, channels_last, 2 threads), measured by
-# benchmarks/full_scale.py on the project's 2-core CPU on 2026-12-04 (benchmarks/RESULTS.md, section 9):
+# benchmarks/full_scale.py on the project's 2-core CPU on 2026-12-04 (benchmarks/RESULTS.md, section 9,
+# second run):
 # (dataset, model tag, image size, strides skipped) -> images/s. A rough guide: other CPUs differ by
 # several times.
 CPU_IMAGES_PER_SECOND: dict[tuple[str, str, int, int], float] = {
-    ("cifar10", "baseline", 224, 0): 11.0, ("cifar10", "v2-16", 32, 3): 18.1, ("cifar10", "v2-32", 32, 3): 18.9,
-    ("colorectal_histology", "baseline", 224, 0): 10.7, ("colorectal_histology", "v2-16", 224, 0): 9.6,
-    ("malaria", "baseline", 224, 0): 9.6, ("malaria", "v2-16", 224, 0): 9.2, ("malaria", "v2-32", 224, 0): 10.1,
+    ("cifar10", "baseline", 224, 0): 8.7, ("cifar10", "v2-16", 32, 3): 20.9, ("cifar10", "v2-32", 32, 3): 18.8,
+    ("colorectal_histology", "baseline", 224, 0): 11.1, ("colorectal_histology", "v2-16", 224, 0): 10.7,
+    ("malaria", "baseline", 224, 0): 10.5, ("malaria", "v2-16", 224, 0): 10.4, ("malaria", "v2-32", 224, 0): 11.3,
 }
 
 
