@@ -117,10 +117,10 @@ def test_both_nhwc_forms_are_covered_by_the_b0_cases():
     """Wide stages run grouped on pixel rows, narrow ones with the dense weight: the cases above hit both."""
     stages = [s for ic, fc, ch, scheme, *_ in B0_CASES
               for s in (lambda f: (f.k, f.l))(InterleavedGroupedPointwise(ic, fc, ch, scheme).fast) if s is not None]
-    kinds = {s.nhwc_grouped for s in stages if not s.plain}
-    assert kinds == {True, False}
-    assert InterleavedGroupedPointwise(320, 1280, 16).fast.k.nhwc_grouped
-    assert not InterleavedGroupedPointwise(96, 24, 16).fast.k.nhwc_grouped
+    kinds = {s.nhwc_form for s in stages if not s.plain}
+    assert kinds == {"grouped", "dense"}
+    assert InterleavedGroupedPointwise(320, 1280, 16).fast.k.nhwc_form == "grouped"
+    assert InterleavedGroupedPointwise(96, 24, 16).fast.k.nhwc_form == "dense"
 
 
 def test_channels_last_takes_the_nhwc_form_and_keeps_the_layout():

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ..core.architecture import B0_STAGES
+from ..core.files import error_line
 from .models import EfficientNet, efficientnet_b0
 
 SOURCES = {"torchvision": "torchvision", "timm": "torchvision", "timm-tf": "keras"}  # source -> conventions
@@ -54,9 +55,9 @@ def load_efficientnet_b0(state_dict: Mapping[str, torch.Tensor] | str | os.PathL
     if "conventions" in model_kwargs:
         raise ValueError("conventions follows source (torchvision and timm: 'torchvision'; timm-tf: 'keras');"
                          " pass source instead")
-    label = f"state_dict file {os.fspath(state_dict)}" if isinstance(state_dict, (str, os.PathLike)) \
-        else "state_dict"
-    weights = _unwrap(_read(state_dict) if isinstance(state_dict, (str, os.PathLike)) else state_dict, label)
+    is_file = isinstance(state_dict, (str, os.PathLike))
+    label = f"state_dict file {os.fspath(state_dict)}" if is_file else "state_dict"
+    weights = _unwrap(_read(state_dict) if is_file else state_dict, label)
     layout = _layout(weights, label)
     if source == "auto":
         source = layout
@@ -91,7 +92,7 @@ def _read(path: str | os.PathLike) -> Mapping[str, object]:
     except Exception as err:  # a truncated, foreign or pickled-code file
         raise ValueError(f"state_dict file {path} could not be read as "
                          f"{'safetensors' if path.suffix == '.safetensors' else 'a torch.save file'} "
-                         f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+                         f"({type(err).__name__}: {error_line(err)})") from None
 
 
 def _unwrap(obj: object, label: str) -> dict[str, torch.Tensor]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..core.files import atomic_write_bytes
+from ..core.files import atomic_write_bytes, error_line
 
 __all__ = ["ConfigMismatch", "WriteFailed", "DiskFull", "write_json", "save_checkpoint", "load_checkpoint",
            "load_resume_checkpoint", "write_history", "read_history", "check_resumable", "RESUME_KEYS"]
@@ -66,8 +66,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # corrupt or foreign file; torch's message can span many lines: keep the first
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise ValueError(f"cannot read checkpoint {path} ({first}); it is damaged or not a checkpoint of "
+        raise ValueError(f"cannot read checkpoint {path} ({error_line(e)}); it is damaged or not a checkpoint of "
                          f"this package: use another file or start a new run") from None
 
 

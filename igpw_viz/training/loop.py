@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..core.files import error_line
 from ..data import DatasetSplits
 from ..nn.counting import count_macs, count_parameters
 from . import distributed as D
@@ -218,8 +219,8 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, runs_root: str
                 _set_rng_state(ckpt["rng"], device)
                 start_epoch, history, best = int(ckpt["epoch"]) + 1, list(ckpt["history"]), dict(ckpt["best"])
             except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-                raise ValueError(f"cannot resume from {path / LAST}: it does not fit this model ({first}); "
+                raise ValueError(f"cannot resume from {path / LAST}: it does not fit this model "
+                                 f"({error_line(e)}); "
                                  f"start a new run (--overwrite)") from None
             _log(f"resuming {path} at epoch {start_epoch + 1}/{cfg.epochs}", info)
         elif info.is_main:

@@ -11,7 +11,6 @@ write one folder; the kernel drops the lock when the process ends, however it en
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
@@ -19,6 +18,8 @@ try:
     import fcntl
 except ImportError:  # not POSIX: folders are still created atomically, but not locked while in use
     fcntl = None  # type: ignore[assignment]
+
+from ..core.files import atomic_temp_pattern
 
 __all__ = ["CONFIG", "HISTORY", "LAST", "BEST", "METRICS", "STATUS", "LOCK", "RUN_FILES", "RunFolderExists",
            "RunFolderBusy", "RunLock", "new_run_dir", "unique_run_dir", "claim_run_dir", "clean_leftovers",
@@ -28,8 +29,7 @@ CONFIG, HISTORY, LAST, BEST, METRICS, STATUS = (
     "config.json", "history.csv", "last.pt", "best.pt", "metrics.json", "status.json")
 RUN_FILES = (CONFIG, HISTORY, LAST, BEST, METRICS, STATUS)
 LOCK = ".lock"
-# What an atomic write of a run file leaves behind when its process is killed (core.files' temp names).
-LEFTOVER = re.compile(r"\.(" + "|".join(re.escape(n) for n in RUN_FILES) + r")\..+\.tmp")
+LEFTOVER = atomic_temp_pattern(RUN_FILES)  # what an atomic write of a run file leaves when killed
 
 
 class RunFolderExists(ValueError):

@@ -14,6 +14,8 @@ import os
 import time
 from dataclasses import dataclass
 
+import torch
+
 
 def _busy_jiffies() -> tuple[int, int] | None:
     """(busy, total) jiffies of all CPUs since boot, or None where /proc/stat does not exist."""
@@ -88,20 +90,18 @@ class ThreadGovernor:
     start and again after every epoch (``adaptive``); `restore` puts back the process's count."""
 
     def __init__(self, fixed: int | None, adaptive: bool):
-        import torch
-
-        self._torch, self.initial = torch, torch.get_num_threads()
+        self.initial = torch.get_num_threads()
         self.most = fixed or self.initial
         self.adaptive = adaptive and not fixed and CpuSample.now() is not None
         if fixed:
             torch.set_num_threads(fixed)
-        self.note = self._apply(*measure_threads(most=self.most)[::-1]) if self.adaptive else None
+        self.note = self._apply(*measure_threads(most=self.most)) if self.adaptive else None
         self.sample = CpuSample.now()
 
-    def _apply(self, others: float | None, threads: int) -> str | None:
-        if threads == self._torch.get_num_threads():
+    def _apply(self, threads: int, others: float | None) -> str | None:
+        if threads == torch.get_num_threads():
             return None
-        self._torch.set_num_threads(threads)
+        torch.set_num_threads(threads)
         return (f"other processes keep {others or 0:.1f} of {available_cores()} cores busy: training with "
                 f"{threads} thread{'s' if threads > 1 else ''} (--threads N fixes the count)")
 
@@ -110,7 +110,7 @@ class ThreadGovernor:
         if not self.adaptive:
             return None
         others, self.sample = others_busy_cores(self.sample), CpuSample.now()
-        return self._apply(others, threads_for(others, self.most))
+        return self._apply(threads_for(others, self.most), others)
 
     def restore(self) -> None:
-        self._torch.set_num_threads(self.initial)
+        torch.set_num_threads(self.initial)

@@ -41,7 +41,7 @@ class FastBlock(nn.Module):
 
     def forward(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """What ``layer`` computes on x (N, Ic, H, W), with ``layer``'s parameters -> N, Fc, H, W."""
-        if self.matmul_on_cpu and x.device.type == "cpu" and not (self.k.nhwc_dense and is_cpu_channels_last(x)):
+        if self.matmul_on_cpu and x.device.type == "cpu" and not (self.k.nhwc_form and is_cpu_channels_last(x)):
             x = x.contiguous()  # the batched matmul reads groups as views of NCHW memory
         k = self._stage(self.k, layer.k, x, layer.k_norm, layer.act)  # N, Fc, H, W
         if self.l is not None:

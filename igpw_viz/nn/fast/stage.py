@@ -65,9 +65,9 @@ class FastStage(nn.Module):
         self.groups, self.width, self.out_channels = stage.groups, stage.inputs_per_group, stage.out_channels
         self.forms = {device: choose_implementation(stage, device) if implementation == "auto" else implementation
                       for device in ("cpu", "cuda")}
-        self.nhwc_dense = implementation == "auto"  # channels_last on the CPU: the pixel-row forms (see above)
-        self.nhwc_grouped = (self.nhwc_dense and self.forms["cpu"] == "matmul"
-                             and in_channels * stage.out_channels >= NHWC_GROUPED_WEIGHTS)
+        # channels_last on the CPU ("auto" only): the pixel-row form, "grouped" or "dense" (see above)
+        wide = self.forms["cpu"] == "matmul" and in_channels * stage.out_channels >= NHWC_GROUPED_WEIGHTS
+        self.nhwc_form = None if implementation != "auto" else "grouped" if wide else "dense"
         identity_reads = tuple(reads) == tuple(range(in_channels))
         self.plain = stage.is_dense and identity_reads  # an ordinary conv, weight used as it is
 
@@ -106,10 +106,10 @@ class FastStage(nn.Module):
             block = weight.new_zeros(self.out_channels * extended).index_copy(
                 0, self.block_index, weight.reshape(-1)).view(self.out_channels, extended)
             return F.linear(x, block, bias)[:, :, None, None]  # N, Fc, 1, 1
-        if self.nhwc_dense and is_cpu_channels_last(x):
+        if self.nhwc_form is not None and is_cpu_channels_last(x):
             n, c, h, w = x.shape
             pixels = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view of NHWC memory: N*H*W, C
-            if self.nhwc_grouped:
+            if self.nhwc_form == "grouped":
                 y = self._pixel_rows_grouped(pixels, weight)  # N*H*W, Fc
                 y = y if bias is None else y + bias
             else:
@@ -159,7 +159,7 @@ class FastStage(nn.Module):
         output (conv_bn.fold_pays). Only the plain conv and the batched-matmul form fold."""
         if bias is not None or not foldable(norm) or x.shape[2] * x.shape[3] == 1:
             return False
-        if self.nhwc_dense and is_cpu_channels_last(x):  # BatchNorm is cheap in NHWC memory
+        if self.nhwc_form is not None and is_cpu_channels_last(x):  # BatchNorm is cheap in NHWC memory
             return False
         on_cpu = x.device.type == "cpu"
         if not (self.plain or (on_cpu and self.forms["cpu"] == "matmul")):
